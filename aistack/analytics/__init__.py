@@ -1,0 +1,1 @@
+"""Turn tracked detections into events: line crossings, zone entries and occupancy."""

@@ -1,0 +1,201 @@
+"""Pydantic models of an aistack configuration, loaded strictly from YAML."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aistack.classes import resolve_classes
+
+Anchor = Literal[
+    "bottom_center", "center", "top_center", "center_left", "center_right",
+    "bottom_left", "bottom_right", "top_left", "top_right",
+]  # fmt: skip
+
+CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def default_data_dir() -> Path:
+    """Where stores live unless configured: $AISTACK_HOME, else the XDG data dir."""
+    if home := os.environ.get("AISTACK_HOME"):
+        return Path(home)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "aistack"
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    """Where frames come from. `uri` is a file path, an rtsp/http(s) URL or a webcam index."""
+
+    uri: str
+    type: Literal["file", "rtsp", "http", "webcam"] | None = None
+    pace: Literal["native", "unpaced"] | None = Field(
+        default=None,
+        description="Files only: 'native' plays at the clip's fps like a camera; "
+        "'unpaced' reads as fast as possible. Default: unpaced for `count`, native for `run`.",
+    )
+    loop: bool = False
+
+    @property
+    def kind(self) -> Literal["file", "rtsp", "http", "webcam"]:
+        if self.type is not None:
+            return self.type
+        return source_kind(self.uri)
+
+
+def source_kind(uri: str) -> Literal["file", "rtsp", "http", "webcam"]:
+    lowered = uri.lower()
+    if lowered.startswith(("rtsp://", "rtsps://", "rtmp://")):
+        return "rtsp"
+    if lowered.startswith(("http://", "https://")):
+        return "http"
+    if uri.isdigit():
+        return "webcam"
+    return "file"
+
+
+Coordinate = Annotated[float, Field(ge=0)]
+
+
+class LineConfig(Strict):
+    """A counting line from P1 to P2, in pixels, or in fractions of width/height when all <= 1."""
+
+    name: str = Field(min_length=1)
+    points: tuple[Coordinate, Coordinate, Coordinate, Coordinate]
+
+    @model_validator(mode="after")
+    def _not_degenerate(self) -> LineConfig:
+        x1, y1, x2, y2 = self.points
+        if (x1, y1) == (x2, y2):
+            raise ValueError("a line needs two different points")
+        return self
+
+
+class ZoneConfig(Strict):
+    """A polygon whose occupancy is counted per class; same units rule as lines."""
+
+    name: str = Field(min_length=1)
+    polygon: list[tuple[Coordinate, Coordinate]] = Field(min_length=3)
+
+
+class CameraConfig(Strict):
+    name: str = "camera"
+    source: SourceConfig
+    lines: list[LineConfig] = []
+    zones: list[ZoneConfig] = []
+    classes: list[str] | None = Field(
+        default=None, description="Classes counted on this camera; default: the detector's."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not CAMERA_NAME.match(name):
+            raise ValueError("camera names use letters, digits, '_', '-' and '.' only")
+        return name
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str] | None) -> list[str] | None:
+        return None if classes is None else resolve_classes(classes)
+
+    @model_validator(mode="after")
+    def _unique_counter_names(self) -> CameraConfig:
+        names = [line.name for line in self.lines] + [zone.name for zone in self.zones]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"line and zone names must be unique, repeated: {duplicates}")
+        return self
+
+
+class DetectorConfig(Strict):
+    type: Literal["onnx", "ultralytics"] = "onnx"
+    model: str = Field(
+        default="nanodet",
+        description="'nanodet' (bundled, offline) or a path to an .onnx file for `onnx`; "
+        "a YOLO weights name or path (.pt, .onnx, .engine, .yaml) for `ultralytics`.",
+    )
+    device: str = "cpu"
+    confidence: float = Field(default=0.25, gt=0, lt=1)
+    iou: float = Field(default=0.6, gt=0, lt=1)
+    classes: list[str] = Field(default_factory=lambda: ["people", "traffic"])
+    imgsz: int = Field(default=640, ge=32, description="ultralytics input size")
+    threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str]) -> list[str]:
+        return resolve_classes(classes)
+
+    @field_validator("device")
+    @classmethod
+    def _valid_device(cls, device: str) -> str:
+        if not re.match(r"^(cpu|mps|cuda(:\d+)?|\d+)$", device):
+            raise ValueError("device must be cpu, mps, cuda or cuda:N")
+        return device
+
+
+class TrackerConfig(Strict):
+    """ByteTrack-family settings. Thresholds suit detectors whose scores run low (NanoDet)."""
+
+    type: Literal["bytetrack", "ocsort", "sort"] = "bytetrack"
+    track_activation_threshold: float = Field(default=0.4, gt=0, lt=1)
+    high_conf_det_threshold: float = Field(default=0.4, gt=0, lt=1)
+    minimum_iou_threshold: float = Field(default=0.1, gt=0, lt=1)
+    minimum_consecutive_frames: int = Field(default=2, ge=1)
+    lost_track_seconds: float = Field(default=1.5, gt=0)
+
+
+class CountingConfig(Strict):
+    """How anchors become crossings. See docs/counting.md for the rules."""
+
+    anchor: Anchor = "bottom_center"
+    min_distance: float = Field(
+        default=2.0, ge=0, description="pixels an anchor must clear the line by to change side"
+    )
+    min_distance_fraction: float = Field(
+        default=0.08, ge=0, le=1, description="same, as a fraction of the box height (larger wins)"
+    )
+    min_frames: int = Field(
+        default=2, ge=1, description="consecutive frames on the new side before a crossing counts"
+    )
+
+
+class StoreConfig(Strict):
+    type: Literal["sqlite"] = "sqlite"
+    path: Path = Field(default_factory=lambda: default_data_dir() / "aistack.sqlite")
+    interval_seconds: float = Field(default=60.0, gt=0)
+
+
+class MetricsConfig(Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
+class AppConfig(Strict):
+    """A whole run: cameras with their lines and zones, and the shared stages."""
+
+    cameras: list[CameraConfig] = Field(min_length=1)
+    detector: DetectorConfig = DetectorConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    counting: CountingConfig = CountingConfig()
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    metrics: MetricsConfig = MetricsConfig()
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> AppConfig:
+        names = [camera.name for camera in self.cameras]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"camera names must be unique, repeated: {duplicates}")
+        return self

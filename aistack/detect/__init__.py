@@ -1,0 +1,66 @@
+"""Detectors behind one interface; `load_detector` picks one by name from config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aistack.config import DetectorConfig
+from aistack.detect.base import COCO_CLASSES, Detector
+from aistack.errors import ModelError
+
+BUNDLED_MODELS = ("nanodet",)
+
+__all__ = ["BUNDLED_MODELS", "COCO_CLASSES", "Detector", "backend_for", "load_detector"]
+
+
+def _onnx_output_count(path: Path) -> int:
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise ModelError(f"{path}: not a readable ONNX model ({error})") from None
+    return len(session.get_outputs())
+
+
+def backend_for(model: str) -> str:
+    """Guess the backend for a model name or path: the bundled ONNX one, or ultralytics."""
+    if model in BUNDLED_MODELS:
+        return "onnx"
+    path = Path(model).expanduser()
+    if path.suffix.lower() == ".onnx" and path.is_file():
+        # NanoDet exports have one score and one box output per stride; YOLO has one output.
+        return "onnx" if _onnx_output_count(path) == 6 else "ultralytics"
+    return "ultralytics"
+
+
+def load_detector(config: DetectorConfig) -> Detector:
+    """Build the detector a config names; every failure is a ModelError a user can act on."""
+    if config.type == "onnx":
+        from aistack.detect.nanodet import NanoDetDetector
+
+        if config.model not in BUNDLED_MODELS:
+            path = Path(config.model).expanduser()
+            if not path.is_file():
+                raise ModelError(
+                    f"{config.model}: unknown model; the onnx backend takes 'nanodet' "
+                    "(bundled) or a path to a NanoDet .onnx file"
+                )
+        return NanoDetDetector(
+            model_path=None if config.model in BUNDLED_MODELS else Path(config.model),
+            confidence=config.confidence,
+            iou=config.iou,
+            classes=[COCO_CLASSES.index(c) for c in config.classes],
+            threads=config.threads,
+            device=config.device,
+        )
+    from aistack.detect.ultralytics import UltralyticsDetector
+
+    return UltralyticsDetector(
+        config.model,
+        device=config.device,
+        confidence=config.confidence,
+        iou=config.iou,
+        classes=config.classes,
+        imgsz=config.imgsz,
+    )

@@ -1,0 +1,97 @@
+"""Prometheus metrics of a running pipeline, on a registry of its own."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from aistack.errors import ConfigError
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass
+class PipelineMetrics:
+    """Every metric aistack exports. Labels stay bounded: never a track id."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.frames = Counter("aistack_frames", "Frames processed", ["camera"], registry=r)
+        self.frames_dropped = Counter(
+            "aistack_frames_dropped",
+            "Frames read but skipped to stay real time",
+            ["camera"],
+            registry=r,
+        )
+        self.decode_errors = Counter(
+            "aistack_decode_errors", "Frames that failed to decode", ["camera"], registry=r
+        )
+        self.inference_seconds = Histogram(
+            "aistack_inference_seconds",
+            "Detector time per batch",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.end_to_end_latency = Histogram(
+            "aistack_end_to_end_latency_seconds",
+            "Capture to counted, per frame",
+            ["camera"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.crossed = Counter(
+            "aistack_objects_crossed",
+            "Line crossings counted",
+            ["camera", "line", "class", "direction"],
+            registry=r,
+        )
+        self.zone_entries = Counter(
+            "aistack_zone_entries", "Zone entries counted", ["camera", "zone", "class"], registry=r
+        )
+        self.zone_occupancy = Gauge(
+            "aistack_zone_occupancy",
+            "Objects inside a zone now",
+            ["camera", "zone", "class"],
+            registry=r,
+        )
+        self.camera_up = Gauge(
+            "aistack_camera_up", "1 while the camera delivers frames", ["camera"], registry=r
+        )
+        self.last_frame_age = Gauge(
+            "aistack_last_frame_age_seconds",
+            "Age of the newest frame when processed",
+            ["camera"],
+            registry=r,
+        )
+        self.fps = Gauge("aistack_fps", "Frames per second, recent", ["camera"], registry=r)
+        self.sink_errors = Counter(
+            "aistack_sink_errors", "Failed writes per sink", ["sink"], registry=r
+        )
+
+
+class MetricsServer:
+    """Serves /metrics of one registry over HTTP until stopped."""
+
+    def __init__(self, metrics: PipelineMetrics, host: str, port: int) -> None:
+        try:
+            server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+        except OSError as error:
+            raise ConfigError(
+                f"metrics: cannot listen on {host}:{port} ({error.strerror}); "
+                "pick another metrics.port or set metrics.enabled: false"
+            ) from None
+        self._server: WSGIServer = server
+        self._thread: threading.Thread = thread
+        self.port = int(server.server_port)
+        self.url = f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""Sinks: where counted events go (the embedded SQLite store, metrics, video)."""

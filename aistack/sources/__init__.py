@@ -1,0 +1,1 @@
+"""Video sources: files, RTSP/HTTP streams and webcams."""

@@ -75,7 +75,12 @@ def run_demo(out_dir: Path, source: Path | None = None, progress: bool = True) -
         out_dir / "report.html",
         open_store(store_path),
         title="aistack demo: people crossing a walkway",
-        summary=summary.to_dict() | {"model": "NanoDet (bundled, ONNX)"},
+        summary={
+            key: value
+            for key, value in summary.to_dict().items()
+            if key not in ("lines", "cameras")
+        }
+        | {"model": "NanoDet (bundled, ONNX)", "tracker": config.tracker.type},
         annotated_frame=summary.snapshot,
         interval="10s",
     )

@@ -105,14 +105,14 @@ class _Reader(threading.Thread):
         self.source = source
         self.frames: queue.Queue[object] = queue.Queue(maxsize=size)
         self.error: BaseException | None = None
-        self._stop = stop
+        self._halt = stop
         self._lossless = lossless
         self._metrics = metrics
 
     def run(self) -> None:
         try:
             for frame in self.source.frames():
-                if self._stop.is_set():
+                if self._halt.is_set():
                     break
                 self._put(frame)
         except Exception as error:  # surfaced by the consumer, not lost in a thread
@@ -121,7 +121,7 @@ class _Reader(threading.Thread):
             self._put_end()
 
     def _put(self, frame: Frame) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             if self._lossless:
                 try:
                     self.frames.put(frame, timeout=0.1)
@@ -142,7 +142,7 @@ class _Reader(threading.Thread):
                 self.frames.put(_END, timeout=0.1)
                 return
             except queue.Full:
-                if self._stop.is_set():
+                if self._halt.is_set():
                     with contextlib.suppress(queue.Empty):
                         self.frames.get_nowait()
 

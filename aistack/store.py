@@ -12,7 +12,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeAlias
 
 import pandas as pd
 
@@ -36,7 +36,7 @@ RUN_COLUMNS: Final = ("id", "started", "finished", "source", "config", "summary"
 
 # A point in time: seconds since the epoch, a datetime (naive means UTC) or a
 # string pandas can parse, such as "2024-05-01 12:00".
-TimeLike = float | int | str | datetime | pd.Timestamp
+TimeLike: TypeAlias = float | int | str | datetime | pd.Timestamp
 
 
 def _seconds(value: TimeLike) -> float:

@@ -76,6 +76,13 @@ DO UPDATE SET count = count + excluded.count
 _CountKey = tuple[float, str, str, str, str, str]
 
 
+def _rollback(connection: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back (disk full, I/O error); a second
+    # ROLLBACK would then raise and hide the error that matters.
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+
+
 def _error_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
@@ -138,7 +145,7 @@ class SqliteSink:
             self._check_interval(connection)
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            _rollback(connection)
             raise
 
     def _create(self, connection: sqlite3.Connection) -> None:
@@ -209,7 +216,7 @@ class SqliteSink:
                     connection.executemany(_UPSERT_COUNT, [(*key, n) for key, n in counts.items()])
                     connection.execute("COMMIT")
                 except BaseException:
-                    connection.execute("ROLLBACK")
+                    _rollback(connection)
                     raise
             except sqlite3.Error as error:
                 raise SinkError(

@@ -1,0 +1,69 @@
+"""aistack: count things in live video, store the counts, and watch them.
+
+The public API is listed in `__all__`. Names load on first use, so that
+`import aistack` (and `aistack --help`) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AistackError": "aistack.errors",
+    "ConfigError": "aistack.errors",
+    "SourceError": "aistack.errors",
+    "ModelError": "aistack.errors",
+    "SinkError": "aistack.errors",
+    "AppConfig": "aistack.config",
+    "CameraConfig": "aistack.config",
+    "load_config": "aistack.config_file",
+    "parse_config": "aistack.config_file",
+    "Frame": "aistack.types",
+    "Detections": "aistack.types",
+    "Event": "aistack.types",
+    "load_detector": "aistack.detect",
+    "LineCounter": "aistack.analytics.lines",
+    "ZoneCounter": "aistack.analytics.zones",
+    "Pipeline": "aistack.pipeline",
+    "RunSummary": "aistack.pipeline",
+    "PipelineMetrics": "aistack.metrics",
+    "SqliteSink": "aistack.sinks.sqlite",
+    "open_store": "aistack.store",
+    "write_report": "aistack.report",
+    "run_demo": "aistack.demo",
+    "redact_url": "aistack.redact",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from aistack.analytics.lines import LineCounter
+    from aistack.analytics.zones import ZoneCounter
+    from aistack.config import AppConfig, CameraConfig
+    from aistack.config_file import load_config, parse_config
+    from aistack.demo import run_demo
+    from aistack.detect import load_detector
+    from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
+    from aistack.metrics import PipelineMetrics
+    from aistack.pipeline import Pipeline, RunSummary
+    from aistack.redact import redact_url
+    from aistack.report import write_report
+    from aistack.sinks.sqlite import SqliteSink
+    from aistack.store import open_store
+    from aistack.types import Detections, Event, Frame
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aistack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

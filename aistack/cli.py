@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from aistack.errors import AistackError
 from aistack.redact import redact_text
@@ -44,6 +45,13 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get the same single error line as every other aistack error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"aistack: error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_detector_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="nanodet",
@@ -61,7 +69,7 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aistack",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

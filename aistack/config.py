@@ -127,7 +127,7 @@ class DetectorConfig(Strict):
     device: str = "cpu"
     confidence: float = Field(default=0.25, gt=0, lt=1)
     iou: float = Field(default=0.6, gt=0, lt=1)
-    classes: list[str] = Field(default_factory=lambda: ["people", "traffic"])
+    classes: list[str] = Field(default_factory=lambda: resolve_classes(["people", "traffic"]))
     imgsz: int = Field(default=640, ge=32, description="ultralytics input size")
     threads: int | None = Field(default=None, ge=1)
 

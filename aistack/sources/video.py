@@ -15,6 +15,11 @@ from aistack.errors import SourceError
 from aistack.redact import redact_url
 from aistack.types import Frame, Image
 
+# FFmpeg and OpenCV print their own warnings for every bad input; aistack reports
+# one clear error instead. Users can raise these levels through the same variables.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 # Fast RTSP open (about 3 s → 0.1 s) over TCP; users may override the variable.
 _FFMPEG_OPTIONS = "rtsp_transport;tcp|analyzeduration;0|probesize;32"
 OPEN_TIMEOUT_MS = 5000

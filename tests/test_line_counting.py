@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -68,7 +70,7 @@ def test_crossings_count_once_per_direction_whatever_the_jitter_in_the_band(
         ys += [300.0 + side * distance] * hold
     counter = LineCounter("l", LINE, settings=SETTINGS)
     directions = _run(counter, ys)
-    changes = [(a, b) for a, b in zip(sides, sides[1:], strict=False) if a != b]
+    changes = [(a, b) for a, b in itertools.pairwise(sides) if a != b]
     expected_in = int((-1, 1) in changes)
     expected_out = int((1, -1) in changes)
     assert directions.count("in") == expected_in

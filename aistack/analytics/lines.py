@@ -55,7 +55,8 @@ class LineCounter:
 
     A track has a confirmed side. It changes only when the anchor is clear of the
     line by `max(min_distance, min_distance_fraction × box height)` pixels for
-    `min_frames` consecutive observations, and only a change whose anchor lies
+    `min_frames` consecutive clear observations (frames inside that band are
+    neutral), and only a change whose anchor lies
     within the segment's extent counts. Each track counts at most once per
     direction. Per-track state is dropped once a track has not been seen for
     `forget_after` frames.
@@ -111,7 +112,15 @@ class LineCounter:
             state = self._tracks.setdefault(track_id, _TrackSide())
             state.last_seen = frame_index
             side = int(observed[i])
-            if side == 0 or side == state.side:
+            if side == 0:
+                continue  # inside the band: no evidence either way
+            if state.side == 0:
+                # The first clear sighting sets the side; nothing is counted, so there is
+                # no glitch to guard against, and a track entering at the frame edge just
+                # before the line keeps its chance to count.
+                state.side = side
+                continue
+            if side == state.side:
                 state.candidate, state.candidate_frames = 0, 0
                 continue
             if side != state.candidate:
@@ -119,9 +128,9 @@ class LineCounter:
             state.candidate_frames += 1
             if state.candidate_frames < settings.min_frames:
                 continue
-            previous, state.side = state.side, side
+            state.side = side
             state.candidate, state.candidate_frames = 0, 0
-            if previous == 0 or not within[i]:
+            if not within[i]:
                 continue
             direction = "in" if side > 0 else "out"
             if direction in state.counted:

@@ -37,7 +37,32 @@ _EXPORTS: dict[str, str] = {
     "redact_url": "aistack.redact",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AistackError",
+    "AppConfig",
+    "CameraConfig",
+    "ConfigError",
+    "Detections",
+    "Event",
+    "Frame",
+    "LineCounter",
+    "ModelError",
+    "Pipeline",
+    "PipelineMetrics",
+    "RunSummary",
+    "SinkError",
+    "SourceError",
+    "SqliteSink",
+    "ZoneCounter",
+    "__version__",
+    "load_config",
+    "load_detector",
+    "open_store",
+    "parse_config",
+    "redact_url",
+    "run_demo",
+    "write_report",
+]
 
 if TYPE_CHECKING:
     from aistack.analytics.lines import LineCounter

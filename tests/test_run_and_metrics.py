@@ -123,6 +123,7 @@ def test_public_api_is_what_the_readme_uses() -> None:
                  "AistackError", "SqliteSink", "run_demo"):  # fmt: skip
         assert name in aistack.__all__
         assert getattr(aistack, name) is not None
+    assert set(aistack.__all__) == {*aistack._EXPORTS, "__version__"}
     assert issubclass(aistack.ConfigError, aistack.AistackError)
     assert issubclass(aistack.SourceError, aistack.AistackError)
     with pytest.raises(AttributeError):

@@ -182,6 +182,19 @@ class MetricsConfig(Strict):
     port: int = Field(default=9108, ge=0, le=65535)
 
 
+class PipelineSettings(Strict):
+    """How frames flow from cameras to the detector."""
+
+    batch_size: int = Field(default=4, ge=1, le=64, description="frames per detector call")
+    max_wait_ms: float = Field(
+        default=5.0, ge=0, description="how long a batch waits for more cameras' frames"
+    )
+    buffer_size: int = Field(default=2, ge=1, description="newest frames kept per live camera")
+    max_frame_age: float = Field(
+        default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"
+    )
+
+
 class AppConfig(Strict):
     """A whole run: cameras with their lines and zones, and the shared stages."""
 
@@ -191,6 +204,7 @@ class AppConfig(Strict):
     counting: CountingConfig = CountingConfig()
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = MetricsConfig()
+    pipeline: PipelineSettings = PipelineSettings()
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> AppConfig:

@@ -69,6 +69,12 @@ class PipelineMetrics:
             ["camera"],
             registry=r,
         )
+        self.reconnects = Counter(
+            "aistack_reconnects",
+            "Reconnect attempts after a stream failed",
+            ["camera"],
+            registry=r,
+        )
         self.fps = Gauge("aistack_fps", "Frames per second, recent", ["camera"], registry=r)
         self.sink_errors = Counter(
             "aistack_sink_errors", "Failed writes per sink", ["sink"], registry=r

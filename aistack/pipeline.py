@@ -6,7 +6,6 @@ thread has a stop event and a join.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -20,16 +19,18 @@ from tqdm import tqdm
 from aistack.analytics.lines import LineTotals
 from aistack.annotate import FrameAnnotator
 from aistack.camera import CameraAnalytics, FrameResult
-from aistack.config import AppConfig
+from aistack.config import AppConfig, CameraConfig
 from aistack.detect import Detector, load_detector
 from aistack.errors import AistackError, SourceError
 from aistack.metrics import PipelineMetrics
-from aistack.sources.video import VideoSource, open_source
+from aistack.redact import redact_url
+from aistack.sources.feeds import FileFeed, StreamFeed
+from aistack.sources.video import open_source
 from aistack.types import Event, Frame, Image
 
 log = logging.getLogger("aistack.pipeline")
 
-_END = object()
+Feed = FileFeed | StreamFeed
 
 
 class EventSink(Protocol):
@@ -91,62 +92,6 @@ class RunSummary:
         return result
 
 
-class _Reader(threading.Thread):
-    """Decodes one source into a bounded queue, so decoding overlaps inference.
-
-    Files read unpaced block when the queue is full (nothing is lost); live and
-    paced sources drop the oldest frame instead, so inference never works
-    through a stale backlog.
-    """
-
-    def __init__(self, source: VideoSource, stop: threading.Event, size: int, lossless: bool,
-                 metrics: PipelineMetrics) -> None:  # fmt: skip
-        super().__init__(name=f"reader-{source.camera}", daemon=True)
-        self.source = source
-        self.frames: queue.Queue[object] = queue.Queue(maxsize=size)
-        self.error: BaseException | None = None
-        self._halt = stop
-        self._lossless = lossless
-        self._metrics = metrics
-
-    def run(self) -> None:
-        try:
-            for frame in self.source.frames():
-                if self._halt.is_set():
-                    break
-                self._put(frame)
-        except Exception as error:  # surfaced by the consumer, not lost in a thread
-            self.error = error
-        finally:
-            self._put_end()
-
-    def _put(self, frame: Frame) -> None:
-        while not self._halt.is_set():
-            if self._lossless:
-                try:
-                    self.frames.put(frame, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-            try:
-                self.frames.put_nowait(frame)
-                return
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self.frames.get_nowait()
-                    self._metrics.frames_dropped.labels(self.source.camera).inc()
-
-    def _put_end(self) -> None:
-        while True:
-            try:
-                self.frames.put(_END, timeout=0.1)
-                return
-            except queue.Full:
-                if self._halt.is_set():
-                    with contextlib.suppress(queue.Empty):
-                        self.frames.get_nowait()
-
-
 class _SinkWriter(threading.Thread):
     """Feeds events to one sink off the counting path; failures are counted, not raised."""
 
@@ -193,7 +138,12 @@ class _SinkWriter(threading.Thread):
 
 
 class Pipeline:
-    """Runs every camera of a config through one detector until the sources end or stop()."""
+    """Runs every camera of a config through one detector until the sources end or stop().
+
+    With `supervise=True` (what `aistack run` uses) live cameras that fail are
+    reconnected forever and never stop the run; otherwise every source is opened
+    up front, so a bad path or URL is an error at once.
+    """
 
     def __init__(
         self,
@@ -203,6 +153,7 @@ class Pipeline:
         metrics: PipelineMetrics | None = None,
         sinks: dict[str, EventSink] | None = None,
         pace: str = "native",
+        supervise: bool = False,
         progress: bool = False,
         keep_snapshot: bool = False,
         on_result: Callable[[FrameResult], None] | None = None,
@@ -217,28 +168,42 @@ class Pipeline:
         self.keep_snapshot = keep_snapshot
         self.on_result = on_result
         self.max_frames = max_frames
+        self.cameras: dict[str, CameraAnalytics] = {}
         self._stop = threading.Event()
-        self.sources = [open_source(c.source, c.name, pace) for c in config.cameras]
-        self.cameras = {
-            c.name: CameraAnalytics(c, config.tracker, config.counting, s.fps, (s.width, s.height))
-            for c, s in zip(config.cameras, self.sources, strict=True)
-        }
+        self._arrivals = threading.Event()
+        self._camera_configs = {c.name: c for c in config.cameras}
+        self.feeds = [self._feed(camera, supervise) for camera in config.cameras]
         # Latency from capture means something only when timestamps are wall-clock.
-        self._live = {s.camera: s.kind != "file" or s.pace == "native" for s in self.sources}
+        self._live = {
+            c.name: c.source.kind != "file" or (c.source.pace or pace) == "native"
+            for c in config.cameras
+        }
+
+    def _feed(self, camera: CameraConfig, supervise: bool) -> Feed:
+        pace = camera.source.pace or self.pace
+        settings = self.config.pipeline
+        opened = None
+        if camera.source.kind == "file" or not supervise:
+            opened = open_source(camera.source, camera.name, pace)  # bad input fails now
+            if camera.source.kind == "file" and pace == "unpaced":
+                return FileFeed(opened, self._stop, on_frame=self._arrivals)
+        return StreamFeed(
+            camera.source, camera.name, self._stop, self.metrics, pace=pace,
+            buffer_size=settings.buffer_size, max_age=settings.max_frame_age,
+            opened=opened, reconnect=supervise, on_frame=self._arrivals,
+        )  # fmt: skip
 
     def stop(self) -> None:
         self._stop.set()
+        self._arrivals.set()
 
     def run(self) -> RunSummary:
-        readers = [
-            _Reader(s, self._stop, size=8, lossless=s.kind == "file" and s.pace == "unpaced",
-                    metrics=self.metrics)
-            for s in self.sources
-        ]  # fmt: skip
         writers = [_SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
-        for thread in [*readers, *writers]:
+        for thread in [*self.feeds, *writers]:
             thread.start()
-        total = sum(s.frame_count or 0 for s in self.sources) or None
+        total = (
+            sum(f.source.frame_count or 0 for f in self.feeds if isinstance(f, FileFeed)) or None
+        )
         if self.max_frames is not None:
             total = min(total or self.max_frames, self.max_frames)
         bar = tqdm(
@@ -246,14 +211,13 @@ class Pipeline:
         )
         started = time.perf_counter()
         frames = 0
-        per_camera = dict.fromkeys(self.cameras, 0)
+        per_camera = dict.fromkeys(self._camera_configs, 0)
         snapshot: Image | None = None
         best = -1
         annotator = FrameAnnotator() if self.keep_snapshot else None
         try:
-            for batch in self._batches(readers):
-                results = self._process(batch)
-                for result in results:
+            for batch in self._batches():
+                for result in self._process(batch):
                     per_camera[result.frame.camera] += 1
                     if result.events:
                         for writer in writers:
@@ -272,50 +236,82 @@ class Pipeline:
                 if self.max_frames is not None and frames >= self.max_frames:
                     break
         finally:
-            self._stop.set()
+            self.stop()
             bar.close()
-            for reader in readers:
-                reader.join(timeout=10)
-                reader.source.close()
+            for feed in self.feeds:
+                feed.join(timeout=10)
             for writer in writers:
                 writer.close()
         elapsed = time.perf_counter() - started
-        for reader in readers:
-            if reader.error is not None:
-                error = reader.error
-                if isinstance(error, AistackError):
-                    raise error
-                raise SourceError(f"{reader.source.name}: reading failed: {error}")
+        for feed in self.feeds:
+            if feed.error is not None:
+                if isinstance(feed.error, AistackError):
+                    raise feed.error
+                raise SourceError(f"camera {feed.camera}: reading failed: {feed.error}")
         return RunSummary(
             cameras=[
                 CameraSummary(
-                    name, source.name, per_camera[name], camera.line_totals(),
-                    {z.name: z.occupancy() for z in camera.zones},
+                    name, redact_url(config.source.uri), per_camera[name],
+                    self.cameras[name].line_totals() if name in self.cameras else [],
+                    {z.name: z.occupancy() for z in self.cameras[name].zones}
+                    if name in self.cameras else {},
                 )
-                for (name, camera), source in zip(self.cameras.items(), self.sources, strict=True)
+                for name, config in self._camera_configs.items()
             ],
             frames=frames,
             seconds=elapsed,
             snapshot=snapshot,
         )  # fmt: skip
 
-    def _batches(self, readers: list[_Reader]) -> Iterator[list[Frame]]:
-        """One frame per live camera per batch, so every camera advances together."""
-        active = list(readers)
-        while active and not self._stop.is_set():
+    def _batches(self) -> Iterator[list[Frame]]:
+        """Up to `batch_size` frames across cameras, waiting at most `max_wait_ms` to fill.
+
+        Cameras take turns, one frame each per pass, so a busy camera cannot
+        starve the others; each camera's frames stay in order.
+        """
+        settings = self.config.pipeline
+        feeds = list(self.feeds)
+        turn = 0
+        while not self._stop.is_set():
             batch: list[Frame] = []
-            for reader in list(active):
-                try:
-                    item = reader.frames.get(timeout=0.5 if not batch else 0.0)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    active.remove(reader)
-                else:
-                    assert isinstance(item, Frame)
-                    batch.append(item)
+            deadline: float | None = None
+            while len(batch) < settings.batch_size and not self._stop.is_set():
+                self._arrivals.clear()
+                took = False
+                for offset in range(len(feeds)):
+                    feed = feeds[(turn + offset) % len(feeds)]
+                    frame = feed.get(0.0)
+                    if frame is not None:
+                        batch.append(frame)
+                        took = True
+                        if len(batch) >= settings.batch_size:
+                            break
+                turn += 1
+                if all(feed.finished for feed in feeds):
+                    break
+                now = time.monotonic()
+                if batch and deadline is None:
+                    deadline = now + settings.max_wait_ms / 1000
+                if batch and deadline is not None and now >= deadline:
+                    break
+                if not took:
+                    self._arrivals.wait(0.5 if deadline is None else max(0.0, deadline - now))
             if batch:
                 yield batch
+            elif all(feed.finished for feed in feeds):
+                return
+
+    def _analytics(self, frame: Frame) -> CameraAnalytics:
+        camera = self.cameras.get(frame.camera)
+        if camera is None:
+            feed = next(f for f in self.feeds if f.camera == frame.camera)
+            config = self.config
+            camera = CameraAnalytics(
+                self._camera_configs[frame.camera], config.tracker, config.counting,
+                feed.fps or 25.0, (frame.width, frame.height),
+            )  # fmt: skip
+            self.cameras[frame.camera] = camera
+        return camera
 
     def _process(self, batch: list[Frame]) -> list[FrameResult]:
         started = time.perf_counter()
@@ -324,9 +320,9 @@ class Pipeline:
             time.perf_counter() - started
         )
         results = []
-        now = time.time()
         for frame, found in zip(batch, detections, strict=True):
-            result = self.cameras[frame.camera].process(frame, found)
+            camera = self._analytics(frame)
+            result = camera.process(frame, found)
             results.append(result)
             self.metrics.frames.labels(frame.camera).inc()
             for event in result.events:
@@ -339,10 +335,10 @@ class Pipeline:
                         event.camera, event.counter, event.class_name
                     ).inc()
             if self._live[frame.camera]:
-                self.metrics.end_to_end_latency.labels(frame.camera).observe(
-                    max(0.0, now - frame.timestamp)
-                )
-            for zone in self.cameras[frame.camera].zones:
+                age = max(0.0, time.time() - frame.timestamp)
+                self.metrics.end_to_end_latency.labels(frame.camera).observe(age)
+                self.metrics.last_frame_age.labels(frame.camera).set(age)
+            for zone in camera.zones:
                 for class_name, inside in zone.occupancy().items():
                     self.metrics.zone_occupancy.labels(frame.camera, zone.name, class_name).set(
                         inside

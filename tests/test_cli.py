@@ -14,7 +14,9 @@ import pytest
 from aistack.demo import DEMO_CLIP
 
 
-def aistack(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def aistack(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "aistack", *args],
         capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False,

@@ -48,7 +48,9 @@ def test_environment_lists_every_pyproject_requirement_with_the_same_bounds() ->
     environment, pyproject = _environment(), _pyproject()
     missing = sorted(set(pyproject) - set(environment))
     assert not missing, f"environment.yml lacks {missing}"
-    differing = {n: (pyproject[n], environment[n]) for n in pyproject if pyproject[n] != environment[n]}
+    differing = {
+        n: (pyproject[n], environment[n]) for n in pyproject if pyproject[n] != environment[n]
+    }
     assert not differing, f"version bounds differ (pyproject, environment.yml): {differing}"
 
 

@@ -195,6 +195,15 @@ class PipelineSettings(Strict):
     )
 
 
+class SnapshotConfig(Strict):
+    """A JPEG per counted event, linked from the event's row in the store."""
+
+    enabled: bool = False
+    directory: Path = Field(default_factory=lambda: default_data_dir() / "snapshots")
+    kind: Literal["crop", "frame"] = "crop"
+    quality: int = Field(default=85, ge=10, le=100)
+
+
 class AppConfig(Strict):
     """A whole run: cameras with their lines and zones, and the shared stages."""
 
@@ -205,6 +214,7 @@ class AppConfig(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = MetricsConfig()
     pipeline: PipelineSettings = PipelineSettings()
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> AppConfig:

@@ -6,6 +6,7 @@ thread has a stop event and a join.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -24,6 +25,7 @@ from aistack.detect import Detector, load_detector
 from aistack.errors import AistackError, SourceError
 from aistack.metrics import PipelineMetrics
 from aistack.redact import redact_url
+from aistack.sinks.snapshots import SnapshotWriter
 from aistack.sources.feeds import FileFeed, StreamFeed
 from aistack.sources.video import open_source
 from aistack.types import Event, Frame, Image
@@ -169,6 +171,12 @@ class Pipeline:
         self.on_result = on_result
         self.max_frames = max_frames
         self.cameras: dict[str, CameraAnalytics] = {}
+        snapshots = config.snapshots
+        self.snapshots = (
+            SnapshotWriter(snapshots.directory, snapshots.kind, snapshots.quality)
+            if snapshots.enabled
+            else None
+        )
         self._stop = threading.Event()
         self._arrivals = threading.Event()
         self._camera_configs = {c.name: c for c in config.cameras}
@@ -313,6 +321,14 @@ class Pipeline:
             self.cameras[frame.camera] = camera
         return camera
 
+    @staticmethod
+    def _with_snapshots(result: FrameResult, writer: SnapshotWriter) -> FrameResult:
+        events = [
+            dataclasses.replace(event, snapshot=writer.save(result.frame, result.detections, event))
+            for event in result.events
+        ]
+        return dataclasses.replace(result, events=events)
+
     def _process(self, batch: list[Frame]) -> list[FrameResult]:
         started = time.perf_counter()
         detections = self.detector.detect([f.image for f in batch])
@@ -323,6 +339,8 @@ class Pipeline:
         for frame, found in zip(batch, detections, strict=True):
             camera = self._analytics(frame)
             result = camera.process(frame, found)
+            if self.snapshots is not None and result.events:
+                result = self._with_snapshots(result, self.snapshots)
             results.append(result)
             self.metrics.frames.labels(frame.camera).inc()
             for event in result.events:

@@ -29,8 +29,10 @@ def run_config(
     try:
         with SqliteSink(config.store.path, config.store.interval_seconds) as sink:
             run_id = sink.start_run(str(path), config.model_dump(mode="json"))
-            pipeline = Pipeline(config, metrics=metrics, sinks={"sqlite": sink}, pace="native", supervise=True,
-                                progress=progress)  # fmt: skip
+            pipeline = Pipeline(
+                config, metrics=metrics, sinks={"sqlite": sink}, pace="native",
+                supervise=True, progress=progress,
+            )  # fmt: skip
             if on_start is not None:
                 on_start(pipeline.stop)
             summary = pipeline.run()

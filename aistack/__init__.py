@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "open_store": "aistack.store",
     "write_report": "aistack.report",
     "run_demo": "aistack.demo",
+    "LiveView": "aistack.live_view",
     "redact_url": "aistack.redact",
 }
 
@@ -46,6 +47,7 @@ __all__ = [
     "Event",
     "Frame",
     "LineCounter",
+    "LiveView",
     "ModelError",
     "Pipeline",
     "PipelineMetrics",
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from aistack.config import AppConfig, CameraConfig
     from aistack.config_file import load_config, parse_config
     from aistack.demo import run_demo
+    from aistack.live_view import LiveView
     from aistack.detect import load_detector
     from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
     from aistack.metrics import PipelineMetrics

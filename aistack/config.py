@@ -204,6 +204,16 @@ class SnapshotConfig(Strict):
     quality: int = Field(default=85, ge=10, le=100)
 
 
+class LiveViewConfig(Strict):
+    """Annotated MJPEG streams per camera, for a browser, a Grafana text panel or a notebook."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    fps: float = Field(default=10.0, gt=0, le=30)
+    jpeg_quality: int = Field(default=80, ge=10, le=100)
+
+
 class AppConfig(Strict):
     """A whole run: cameras with their lines and zones, and the shared stages."""
 
@@ -215,6 +225,7 @@ class AppConfig(Strict):
     metrics: MetricsConfig = MetricsConfig()
     pipeline: PipelineSettings = PipelineSettings()
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    live_view: LiveViewConfig = LiveViewConfig()
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> AppConfig:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aistack.config_file import load_config
+from aistack.live_view import LiveView
 from aistack.metrics import MetricsServer, PipelineMetrics
 from aistack.pipeline import Pipeline, RunSummary
 from aistack.sinks.sqlite import SqliteSink
@@ -26,13 +27,20 @@ def run_config(
     if config.metrics.enabled:
         server = MetricsServer(metrics, config.metrics.host, config.metrics.port)
         log.warning("metrics at %s", server.url)
+    view = None
     try:
+        if config.live_view.enabled:
+            live = config.live_view
+            view = LiveView(live.host, live.port, live.fps, live.jpeg_quality).start()
+            log.warning("live view at %s", view.url)
         with SqliteSink(config.store.path, config.store.interval_seconds) as sink:
             run_id = sink.start_run(str(path), config.model_dump(mode="json"))
             pipeline = Pipeline(
                 config, metrics=metrics, sinks={"sqlite": sink}, pace="native",
                 supervise=True, progress=progress,
             )  # fmt: skip
+            if view is not None:
+                pipeline.on_result = view.observer(pipeline.cameras)
             if on_start is not None:
                 on_start(pipeline.stop)
             summary = pipeline.run()
@@ -40,5 +48,7 @@ def run_config(
         log.warning("events stored in %s", config.store.path)
         return summary
     finally:
+        if view is not None:
+            view.stop()
         if server is not None:
             server.stop()

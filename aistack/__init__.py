@@ -72,9 +72,9 @@ if TYPE_CHECKING:
     from aistack.config import AppConfig, CameraConfig
     from aistack.config_file import load_config, parse_config
     from aistack.demo import run_demo
-    from aistack.live_view import LiveView
     from aistack.detect import load_detector
     from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
+    from aistack.live_view import LiveView
     from aistack.metrics import PipelineMetrics
     from aistack.pipeline import Pipeline, RunSummary
     from aistack.redact import redact_url

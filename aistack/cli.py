@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     demo.add_argument("--source", type=Path, default=None, help="count another clip instead")
 
+    from aistack.emulator_cli import add_emulate_parser  # cheap: imports neither gi nor cv2
+
+    add_emulate_parser(commands)
+
     bench = commands.add_parser(
         "bench", help="benchmarks; results go to files under experiments/bench/",
         description="Speed figures are ratios measured within one run, because shared "
@@ -208,10 +212,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emulate(args: argparse.Namespace) -> int:
+    from aistack.emulator_cli import run_emulate
+
+    return run_emulate(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    handlers = {"count": _count, "run": _run, "demo": _demo, "bench": _bench}
+    handlers = {
+        "count": _count, "run": _run, "demo": _demo, "bench": _bench, "emulate": _emulate,
+    }  # fmt: skip
     try:
         return handlers[args.command](args)
     except AistackError as error:

@@ -193,6 +193,12 @@ class PipelineSettings(Strict):
     max_frame_age: float = Field(
         default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"
     )
+    reconnect_initial_seconds: float = Field(
+        default=0.25, gt=0, description="first wait before reconnecting a failed stream"
+    )
+    reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, description="cap of the exponential backoff between reconnects"
+    )
 
 
 class SnapshotConfig(Strict):

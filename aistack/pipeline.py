@@ -26,7 +26,7 @@ from aistack.errors import AistackError, SourceError
 from aistack.metrics import PipelineMetrics
 from aistack.redact import redact_url
 from aistack.sinks.snapshots import SnapshotWriter
-from aistack.sources.feeds import FileFeed, StreamFeed
+from aistack.sources.feeds import Backoff, FileFeed, StreamFeed
 from aistack.sources.video import open_source
 from aistack.types import Event, Frame, Image
 
@@ -199,6 +199,7 @@ class Pipeline:
             camera.source, camera.name, self._stop, self.metrics, pace=pace,
             buffer_size=settings.buffer_size, max_age=settings.max_frame_age,
             opened=opened, reconnect=supervise, on_frame=self._arrivals,
+            backoff=Backoff(settings.reconnect_initial_seconds, cap=settings.reconnect_max_seconds),
         )  # fmt: skip
 
     def stop(self) -> None:

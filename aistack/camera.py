@@ -55,7 +55,7 @@ class CameraAnalytics:
             ZoneCounter(
                 zone.name,
                 _pairs(to_pixels([v for p in zone.polygon for v in p], width, height)),
-                config.name, counting, forget_after,
+                config.name, counting, forget_after, present_within=max(2, round(fps / 2)),
             )
             for zone in config.zones
         ]  # fmt: skip

@@ -181,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         for stop in pipeline_stop:
             stop()  # type: ignore[operator]
 
+    logging.getLogger("aistack").setLevel(logging.INFO)  # where metrics and the view are
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)
     summary = run_config(args.config, on_start=lambda stop: pipeline_stop.append(stop))

@@ -26,13 +26,13 @@ def run_config(
     server = None
     if config.metrics.enabled:
         server = MetricsServer(metrics, config.metrics.host, config.metrics.port)
-        log.warning("metrics at %s", server.url)
+        log.info("metrics at %s", server.url)
     view = None
     try:
         if config.live_view.enabled:
             live = config.live_view
             view = LiveView(live.host, live.port, live.fps, live.jpeg_quality).start()
-            log.warning("live view at %s", view.url)
+            log.info("live view at %s", view.url)
         with SqliteSink(config.store.path, config.store.interval_seconds) as sink:
             run_id = sink.start_run(str(path), config.model_dump(mode="json"))
             pipeline = Pipeline(
@@ -45,7 +45,7 @@ def run_config(
                 on_start(pipeline.stop)
             summary = pipeline.run()
             sink.finish_run(run_id, summary.to_dict())
-        log.warning("events stored in %s", config.store.path)
+        log.info("events stored in %s", config.store.path)
         return summary
     finally:
         if view is not None:

@@ -152,3 +152,16 @@ def test_fractions_scale_to_pixels(fx: float, fy: float) -> None:
 def test_along_segment_is_zero_at_p1_and_one_at_p2() -> None:
     points = np.array([[100.0, 300.0], [500.0, 300.0], [300.0, 0.0]])
     assert along_segment(points, LINE).tolist() == [0.0, 1.0, 0.5]
+
+
+def test_zone_occupancy_forgets_lost_tracks_quickly_but_not_at_once() -> None:
+    from aistack.analytics.zones import ZoneCounter
+
+    zone = ZoneCounter("z", [(0, 0), (600, 0), (600, 600), (0, 600)], present_within=3)
+    zone.update(_box_at(300, 400, track_id=1), 0, 0.0)
+    assert zone.occupancy() == {"person": 1}
+    for index in range(1, 4):  # missed detections for three frames: still there
+        zone.update(Detections.empty(), index, float(index))
+    assert zone.occupancy() == {"person": 1}
+    zone.update(Detections.empty(), 4, 4.0)
+    assert zone.occupancy() == {"person": 0}

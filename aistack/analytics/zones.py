@@ -42,12 +42,18 @@ class ZoneCounter:
         camera: str = "camera",
         settings: CountingConfig | None = None,
         forget_after: int = 300,
+        present_within: int = 5,
     ) -> None:
         self.name = name
         self.polygon = [(float(x), float(y)) for x, y in polygon]
         self.camera = camera
         self.settings = settings or CountingConfig()
         self.forget_after = forget_after
+        # A track still counts as present for a few frames without a detection, so
+        # occupancy does not flicker, but a lost track stops counting long before it
+        # is forgotten.
+        self.present_within = present_within
+        self._frame_index = 0
         self._zone = sv.PolygonZone(
             polygon=np.round(np.asarray(self.polygon)).astype(np.int64),
             triggering_anchors=(_SV_ANCHORS[self.settings.anchor],),
@@ -58,11 +64,16 @@ class ZoneCounter:
 
     def occupancy(self) -> dict[str, int]:
         """Tracks inside the zone now, by class; classes seen before but gone read 0."""
-        inside = Counter(p.class_name for p in self._tracks.values() if p.inside)
+        inside = Counter(
+            p.class_name
+            for p in self._tracks.values()
+            if p.inside and self._frame_index - p.last_seen <= self.present_within
+        )
         return {name: inside.get(name, 0) for name in sorted(self._seen_classes | set(inside))}
 
     def update(self, detections: Detections, frame_index: int, timestamp: float) -> list[Event]:
         events: list[Event] = []
+        self._frame_index = frame_index
         if detections.tracker_id is not None and len(detections):
             inside = self._zone.trigger(detections.to_supervision())
             for i, track_id in enumerate(detections.tracker_id.tolist()):

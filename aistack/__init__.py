@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "open_store": "aistack.store",
     "write_report": "aistack.report",
     "run_demo": "aistack.demo",
+    "evaluate": "aistack.evaluation",
     "LiveView": "aistack.live_view",
     "redact_url": "aistack.redact",
 }
@@ -57,6 +58,7 @@ __all__ = [
     "SqliteSink",
     "ZoneCounter",
     "__version__",
+    "evaluate",
     "load_config",
     "load_detector",
     "open_store",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from aistack.demo import run_demo
     from aistack.detect import load_detector
     from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
+    from aistack.evaluation import evaluate
     from aistack.live_view import LiveView
     from aistack.metrics import PipelineMetrics
     from aistack.pipeline import Pipeline, RunSummary

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aistack.emulator_cli import add_emulate_parser  # cheap: imports neither gi nor cv2
 
     add_emulate_parser(commands)
+    from aistack.eval_cli import add_eval_parser
+
+    add_eval_parser(commands)
 
     bench = commands.add_parser(
         "bench", help="benchmarks; results go to files under experiments/bench/",
@@ -219,11 +222,18 @@ def _emulate(args: argparse.Namespace) -> int:
     return run_emulate(args)
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from aistack.eval_cli import run_eval
+
+    return run_eval(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     handlers = {
         "count": _count, "run": _run, "demo": _demo, "bench": _bench, "emulate": _emulate,
+        "eval": _eval,
     }  # fmt: skip
     try:
         return handlers[args.command](args)

@@ -176,6 +176,29 @@ class StoreConfig(Strict):
     interval_seconds: float = Field(default=60.0, gt=0)
 
 
+class InfluxConfig(Strict):
+    """InfluxDB sink: events go to a disk spool first, then to the server (no loss on outages).
+
+    The token comes from `token`, or else from $AISTACK_INFLUX_TOKEN / $INFLUX_TOKEN; keep it
+    out of config files in the repo.
+    """
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = Field(
+        default="v1", description="v1: /write (InfluxDB 1.x); v2: influxdb-client (2.x, 3.x)"
+    )
+    database: str = "aistack"
+    bucket: str | None = None
+    org: str = ""
+    token: str | None = None
+    spool_path: Path = Field(default_factory=lambda: default_data_dir() / "influx-spool.sqlite")
+    max_spool_points: int = Field(default=1_000_000, ge=1000)
+    batch_size: int = Field(default=5000, ge=1)
+    flush_interval: float = Field(default=1.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+
 class MetricsConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -228,6 +251,7 @@ class AppConfig(Strict):
     tracker: TrackerConfig = TrackerConfig()
     counting: CountingConfig = CountingConfig()
     store: StoreConfig = Field(default_factory=StoreConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
     metrics: MetricsConfig = MetricsConfig()
     pipeline: PipelineSettings = PipelineSettings()
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)

@@ -103,6 +103,8 @@ class _SinkWriter(threading.Thread):
         self.sink = sink
         self.pending: queue.Queue[list[Event] | None] = queue.Queue(maxsize=size)
         self._metrics = metrics
+        self._reported_errors = 0
+        metrics.sink_errors.labels(name)  # export 0 before the first failure
 
     def submit(self, events: list[Event]) -> None:
         try:
@@ -113,8 +115,13 @@ class _SinkWriter(threading.Thread):
 
     def run(self) -> None:
         while True:
-            batch = self.pending.get()
+            try:
+                batch = self.pending.get(timeout=1.0)
+            except queue.Empty:
+                self._report()  # a remote sink's outage shows even when nothing is counted
+                continue
             if batch is None:
+                self._report()
                 return
             while len(batch) < 5000:  # coalesce what is already waiting into one transaction
                 try:
@@ -126,6 +133,17 @@ class _SinkWriter(threading.Thread):
                     return
                 batch = batch + more
             self._write(batch)
+            self._report()
+
+    def _report(self) -> None:
+        """Copy a buffering sink's own delivery errors and backlog into the metrics."""
+        errors = getattr(self.sink, "errors", None)
+        if isinstance(errors, int) and errors > self._reported_errors:
+            self._metrics.sink_errors.labels(self.sink_name).inc(errors - self._reported_errors)
+            self._reported_errors = errors
+        pending = getattr(self.sink, "pending", None)
+        if isinstance(pending, int):
+            self._metrics.spool_pending.labels(self.sink_name).set(pending)
 
     def _write(self, batch: list[Event]) -> None:
         try:

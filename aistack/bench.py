@@ -120,12 +120,19 @@ def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
     }
 
 
-SUITES = ("pipeline", "cameras", "latency", "overload")
+SUITES = ("pipeline", "cameras", "latency", "overload", "stores")
 
 
-def run_bench(suites: list[str], source: Path | None, out_dir: Path, quick: bool) -> BenchResult:
+def run_bench(
+    suites: list[str],
+    source: Path | None,
+    out_dir: Path,
+    quick: bool,
+    influx_url: str | None = None,
+) -> BenchResult:
     """Run the chosen suites and write `bench-<time>.json` and `latest.md` under out_dir."""
     from aistack.bench_cameras import batched_vs_independent, latency_and_lag
+    from aistack.bench_stores import store_rates
 
     clip = source or DEMO_CLIP
     frames = 60 if quick else 300
@@ -135,6 +142,7 @@ def run_bench(suites: list[str], source: Path | None, out_dir: Path, quick: bool
         "cameras": lambda: batched_vs_independent(clip, 4, frames // 2 if quick else frames),
         "latency": lambda: latency_and_lag(clip, 1, seconds),
         "overload": lambda: latency_and_lag(clip, 8, seconds),
+        "stores": lambda: store_rates(quick, influx_url),
     }
     results: dict[str, Any] = {}
     for suite in tqdm(suites, desc="aistack bench", unit="suite", leave=False):
@@ -195,6 +203,22 @@ def _markdown(data: dict[str, Any]) -> str:
             f"{r['frames_offered']} frames counted) | p95 {r['lag_frames_p95']}, "
             f"max {r['lag_frames_max']} frames | | < 2 frames |"
         )
+    if "stores" in results:
+        r = results["stores"]
+        lines.append(
+            f"| SQLite event writes (batches of {r['sqlite']['batch']}) "
+            f"| {r['sqlite']['events_per_second']:,} events/s | | ≥ 100,000/s |"
+        )
+        lines.append(
+            f"| spool append / replay | {r['spool']['append_per_second']:,} / "
+            f"{r['spool']['replay_per_second']:,} points/s | | |"
+        )
+        influx = r["influx"]
+        measured = (
+            f"{influx['points_per_second']:,} points/s" if "points_per_second" in influx
+            else influx["skipped"]
+        )  # fmt: skip
+        lines.append(f"| InfluxDB sink, end to end | {measured} | | ≥ 50,000/s |")
     return "\n".join(lines) + "\n"
 
 

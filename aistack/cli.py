@@ -136,11 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
         "suites", nargs="*", metavar="SUITE", default=[],
         help="pipeline (pipeline FPS / bare model FPS), cameras (4 cameras batched / 4 "
         "independent pipelines), latency (capture-to-event p95 / model latency), overload "
-        "(lag in frames with 8 cameras). Default: all",
+        "(lag in frames with 8 cameras), stores (SQLite, spool, InfluxDB write rates). "
+        "Default: all",
     )  # fmt: skip
     bench.add_argument("--source", type=Path, default=None, help="clip (default: bundled)")
     bench.add_argument("--out", type=Path, default=Path("experiments/bench"), help="results folder")
     bench.add_argument("--quick", action="store_true", help="a small smoke run (CI)")
+    bench.add_argument(
+        "--influx-url", default=None,
+        help="InfluxDB for the stores suite, e.g. http://127.0.0.1:8086 (default: skip it)",
+    )  # fmt: skip
     return parser
 
 
@@ -210,7 +215,9 @@ def _bench(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"unknown bench suite {', '.join(unknown)}; choose from {', '.join(SUITES)}"
         )
-    result = run_bench(args.suites or list(SUITES), args.source, args.out, args.quick)
+    result = run_bench(
+        args.suites or list(SUITES), args.source, args.out, args.quick, args.influx_url
+    )
     print(result.markdown)
     print(f"results: {result.json_path}", file=sys.stderr)
     return 0

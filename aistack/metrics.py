@@ -76,8 +76,10 @@ class PipelineMetrics:
             registry=r,
         )
         self.spool_pending = Gauge(
-            "aistack_spool_pending", "Points a remote sink has spooled but not delivered yet",
-            ["sink"], registry=r,
+            "aistack_spool_pending",
+            "Points a remote sink has spooled but not delivered yet",
+            ["sink"],
+            registry=r,
         )
         self.sink_errors = Counter(
             "aistack_sink_errors", "Failed writes per sink", ["sink"], registry=r

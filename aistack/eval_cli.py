@@ -83,6 +83,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the point of each box that must cross the line (default bottom_center)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--prometheus-textfile", type=Path, default=None, metavar="FILE.prom",
+        help="also write the aistack_eval_* gauges here, for node-exporter's textfile collector",
+    )  # fmt: skip
+    parser.add_argument(
+        "--influx-url", default=None, metavar="URL",
+        help="also write the figures to InfluxDB (measurement aistack_eval; token from "
+        "$AISTACK_INFLUX_TOKEN)",
+    )  # fmt: skip
+    parser.add_argument("--influx-database", default="aistack", help="InfluxDB database")
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -101,6 +111,13 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     result = evaluate(args.clip, args.gt, args.line, config, gt_classes=gt_classes, progress=True)
     report = result.to_dict()
+    if args.prometheus_textfile is not None or args.influx_url is not None:
+        from aistack.eval_export import write_influx, write_prometheus_textfile
+
+        if args.prometheus_textfile is not None:
+            write_prometheus_textfile(result, args.prometheus_textfile)
+        if args.influx_url is not None:
+            write_influx(result, Path(args.clip).name, args.influx_url, args.influx_database)
     if args.json:
         print(json.dumps(report))
     else:

@@ -36,6 +36,9 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "aistack.demo",
     "evaluate": "aistack.evaluation",
     "LiveView": "aistack.live_view",
+    "stack_up": "aistack.stack",
+    "stack_status": "aistack.stack",
+    "stack_down": "aistack.stack",
     "redact_url": "aistack.redact",
 }
 
@@ -65,6 +68,9 @@ __all__ = [
     "parse_config",
     "redact_url",
     "run_demo",
+    "stack_down",
+    "stack_status",
+    "stack_up",
     "write_report",
 ]
 
@@ -83,6 +89,7 @@ if TYPE_CHECKING:
     from aistack.redact import redact_url
     from aistack.report import write_report
     from aistack.sinks.sqlite import SqliteSink
+    from aistack.stack import stack_down, stack_status, stack_up
     from aistack.store import open_store
     from aistack.types import Detections, Event, Frame
 

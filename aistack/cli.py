@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aistack.eval_cli import add_eval_parser
 
     add_eval_parser(commands)
+    from aistack.stack_cli import add_stack_parser
+
+    add_stack_parser(commands)
 
     bench = commands.add_parser(
         "bench", help="benchmarks; results go to files under experiments/bench/",
@@ -235,12 +238,18 @@ def _eval(args: argparse.Namespace) -> int:
     return run_eval(args)
 
 
+def _stack(args: argparse.Namespace) -> int:
+    from aistack.stack_cli import run_stack
+
+    return run_stack(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     handlers = {
         "count": _count, "run": _run, "demo": _demo, "bench": _bench, "emulate": _emulate,
-        "eval": _eval,
+        "eval": _eval, "stack": _stack,
     }  # fmt: skip
     try:
         return handlers[args.command](args)

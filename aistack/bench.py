@@ -120,7 +120,7 @@ def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
     }
 
 
-SUITES = ("pipeline", "cameras", "latency", "overload", "stores")
+SUITES = ("pipeline", "cameras", "latency", "overload", "stores", "ultralytics")
 
 
 def run_bench(
@@ -133,6 +133,7 @@ def run_bench(
     """Run the chosen suites and write `bench-<time>.json` and `latest.md` under out_dir."""
     from aistack.bench_cameras import batched_vs_independent, latency_and_lag
     from aistack.bench_stores import store_rates
+    from aistack.bench_ultralytics import versus_ultralytics
 
     clip = source or DEMO_CLIP
     frames = 60 if quick else 300
@@ -143,6 +144,7 @@ def run_bench(
         "latency": lambda: latency_and_lag(clip, 1, seconds),
         "overload": lambda: latency_and_lag(clip, 8, seconds),
         "stores": lambda: store_rates(quick, influx_url),
+        "ultralytics": lambda: versus_ultralytics(clip, 30 if quick else 200),
     }
     results: dict[str, Any] = {}
     for suite in tqdm(suites, desc="aistack bench", unit="suite", leave=False):
@@ -203,6 +205,15 @@ def _markdown(data: dict[str, Any]) -> str:
             f"{r['frames_offered']} frames counted) | p95 {r['lag_frames_p95']}, "
             f"max {r['lag_frames_max']} frames | | < 2 frames |"
         )
+    if "ultralytics" in results:
+        r = results["ultralytics"]
+        for streams in ("1_stream", "4_stream"):
+            row = r[streams]
+            lines.append(
+                f"| aistack / Ultralytics ObjectCounter, {streams.replace('_', ' ')} "
+                f"({r['model']}) | {row['aistack_fps']} / {row['ultralytics_fps']} fps "
+                f"| **{row['ratio']}** | ≥ {row['target']} |"
+            )
     if "stores" in results:
         r = results["stores"]
         lines.append(

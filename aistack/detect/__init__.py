@@ -29,8 +29,7 @@ def backend_for(model: str) -> str:
         return "onnx"
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx" and path.is_file():
-        # NanoDet exports have one score and one box output per stride; YOLO has one output.
-        return "onnx" if _onnx_output_count(path) == 6 else "ultralytics"
+        return "onnx"  # NanoDet and YOLO exports both run on onnxruntime directly
     return "ultralytics"
 
 
@@ -44,7 +43,20 @@ def load_detector(config: DetectorConfig) -> Detector:
             if not path.is_file():
                 raise ModelError(
                     f"{config.model}: unknown model; the onnx backend takes 'nanodet' "
-                    "(bundled) or a path to a NanoDet .onnx file"
+                    "(bundled) or a path to a NanoDet or YOLO .onnx file"
+                )
+            # NanoDet exports have one score and one box output per stride; YOLO has one.
+            if _onnx_output_count(path) != 6:
+                from aistack.detect.yolo_onnx import YoloOnnxDetector
+
+                return YoloOnnxDetector(
+                    path,
+                    confidence=config.confidence,
+                    iou=config.iou,
+                    classes=[COCO_CLASSES.index(c) for c in config.classes],
+                    imgsz=config.imgsz,
+                    threads=config.threads,
+                    device=config.device,
                 )
         return NanoDetDetector(
             model_path=None if config.model in BUNDLED_MODELS else Path(config.model),

@@ -177,6 +177,7 @@ class StreamFeed(threading.Thread):
         metrics.camera_up.labels(camera).set(0)
         metrics.reconnects.labels(camera)  # export 0 before the first reconnect
         metrics.decode_errors.labels(camera)
+        metrics.frames_dropped.labels(camera)
 
     def get(self, timeout: float) -> Frame | None:
         frame = self.frames.get(timeout)

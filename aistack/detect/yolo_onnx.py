@@ -1,0 +1,151 @@
+"""YOLOv8-family detectors exported to ONNX, run directly on onnxruntime with true batching.
+
+Ultralytics' own `predict` on the same ONNX file reaches about 0.91 of bare
+onnxruntime here (../shared/ENVIRONMENT.md) and runs one picture per call; a
+letterbox, one batched session call and a vectorised decode keep all of it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from aistack.classes import COCO_CLASSES
+from aistack.errors import ModelError
+from aistack.types import Detections, Image
+
+PAD_VALUE = 114  # the grey Ultralytics pads with; the model was trained on it
+
+
+def _class_names(session: Any) -> tuple[str, ...]:
+    metadata = session.get_modelmeta().custom_metadata_map
+    try:
+        names = ast.literal_eval(metadata.get("names", "{}"))
+    except (ValueError, SyntaxError):
+        names = {}
+    ordered = tuple(str(names[i]) for i in sorted(names)) if isinstance(names, dict) else ()
+    if not ordered or (len(ordered) == len(COCO_CLASSES) and all(n.isdigit() for n in ordered)):
+        return COCO_CLASSES  # a bare .yaml build has numeric names; an 80-class head is COCO
+    return ordered
+
+
+class YoloOnnxDetector:
+    """Runs a YOLOv8/v11 detect model exported with `yolo export format=onnx`."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        confidence: float = 0.25,
+        iou: float = 0.6,
+        classes: Sequence[int] | None = None,
+        imgsz: int = 640,
+        threads: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        import onnxruntime as ort
+
+        if not model_path.is_file():
+            raise ModelError(f"{model_path}: no such model file")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or 0
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda") or device.isdigit():
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ModelError(
+                    f"{model_path}: device {device} needs onnxruntime-gpu and a CUDA GPU; "
+                    "use --device cpu"
+                )
+            index = device.split(":")[1] if ":" in device else (device if device.isdigit() else "0")
+            providers = [("CUDAExecutionProvider", {"device_id": int(index)}), *providers]  # type: ignore[list-item]
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=providers)
+        except Exception as error:
+            raise ModelError(f"{model_path}: not a readable ONNX model ({error})") from None
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
+        if (
+            len(inputs) != 1
+            or len(outputs) != 1
+            or len(outputs[0].shape) != 3
+            or len(inputs[0].shape) != 4
+            or inputs[0].shape[1] != 3  # NCHW colour pictures
+            or inputs[0].type != "tensor(float)"
+        ):
+            raise ModelError(
+                f"{model_path}: not a YOLO detect export (one [B, 4+classes, N] output)"
+            )
+        self._input = inputs[0].name
+        shape = inputs[0].shape
+        fixed = [d for d in shape[2:] if isinstance(d, int)]
+        self.imgsz = fixed[0] if fixed else imgsz
+        self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.class_names = _class_names(self._session)
+        self.confidence = confidence
+        self.iou = iou
+        self._keep = None if classes is None else np.asarray(list(classes), np.int64)
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        if not images:
+            return []
+        if self._fixed_batch == 1 and len(images) > 1:
+            return [self.detect([image])[0] for image in images]
+        blobs, scales = zip(*(self._letterbox(image) for image in images), strict=True)
+        batch = np.stack(blobs)
+        output = self._session.run(None, {self._input: batch})[0]
+        return [
+            self._decode(output[i], scales[i], image.shape[:2]) for i, image in enumerate(images)
+        ]
+
+    def _letterbox(self, image: Image) -> tuple[npt.NDArray[np.float32], tuple[float, int, int]]:
+        height, width = image.shape[:2]
+        scale = min(self.imgsz / height, self.imgsz / width)
+        new_w, new_h = round(width * scale), round(height * scale)
+        left, top = (self.imgsz - new_w) // 2, (self.imgsz - new_h) // 2
+        canvas = np.full((self.imgsz, self.imgsz, 3), PAD_VALUE, np.uint8)
+        canvas[top : top + new_h, left : left + new_w] = cv2.resize(
+            image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
+        )
+        blob = cv2.dnn.blobFromImage(canvas, 1 / 255.0, swapRB=True)[0]
+        return blob, (scale, left, top)
+
+    def _decode(
+        self, output: npt.NDArray[np.float32], letterbox: tuple[float, int, int],
+        size: tuple[int, ...],
+    ) -> Detections:  # fmt: skip
+        predictions = output.T  # [anchors, 4 + classes]
+        scores_all = predictions[:, 4:]
+        class_id = scores_all.argmax(axis=1)
+        scores = scores_all[np.arange(len(class_id)), class_id]
+        keep = scores >= self.confidence
+        if self._keep is not None:
+            keep &= np.isin(class_id, self._keep)
+        boxes, scores, class_id = predictions[keep, :4], scores[keep], class_id[keep]
+        if not len(scores):
+            return Detections.empty(self.class_names)
+        scale, left, top = letterbox
+        xyxy = np.empty_like(boxes)
+        xyxy[:, 0] = (boxes[:, 0] - boxes[:, 2] / 2 - left) / scale
+        xyxy[:, 1] = (boxes[:, 1] - boxes[:, 3] / 2 - top) / scale
+        xyxy[:, 2] = (boxes[:, 0] + boxes[:, 2] / 2 - left) / scale
+        xyxy[:, 3] = (boxes[:, 1] + boxes[:, 3] / 2 - top) / scale
+        height, width = size[0], size[1]
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
+        # Class-agnostic NMS: one object must not yield both a car and a truck box.
+        rects = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]).tolist()
+        chosen = np.asarray(
+            cv2.dnn.NMSBoxes(rects, scores.tolist(), self.confidence, self.iou), np.int64
+        ).reshape(-1)
+        return Detections(
+            xyxy=xyxy[chosen],
+            confidence=scores[chosen],
+            class_id=class_id[chosen],
+            class_names=self.class_names,
+        )

@@ -81,6 +81,12 @@ class PipelineMetrics:
             ["sink"],
             registry=r,
         )
+        self.shard_index = Gauge(
+            "aistack_shard_index",
+            "This worker's shard (camera i goes to shard i mod count)",
+            registry=r,
+        )
+        self.shard_count = Gauge("aistack_shard_count", "Worker shards in all", registry=r)
         self.sink_errors = Counter(
             "aistack_sink_errors", "Failed writes per sink", ["sink"], registry=r
         )

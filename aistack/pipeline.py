@@ -82,12 +82,13 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         """The `aistack count --json` object; `cameras` is added when there are several."""
         cameras = [camera.to_dict() for camera in self.cameras]
+        first = cameras[0] if cameras else {"source": None, "lines": []}
         result: dict[str, Any] = {
-            "source": cameras[0]["source"],
+            "source": first["source"],
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
-            "lines": cameras[0]["lines"],
+            "lines": first["lines"],
         }
         if len(cameras) > 1:
             result["cameras"] = cameras

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from aistack.config import AppConfig
 from aistack.config_file import load_config
+from aistack.errors import ConfigError
 from aistack.gpu import register_gpu_metrics
 from aistack.live_view import LiveView
 from aistack.metrics import MetricsServer, PipelineMetrics
 from aistack.pipeline import EventSink, Pipeline, RunSummary
+from aistack.sharding import Shard, select_cameras, shard_from_env, statefulset_replicas
 from aistack.sinks.influx import InfluxSink
 from aistack.sinks.sqlite import SqliteSink
 
@@ -25,14 +30,26 @@ def run_config(
     progress: bool = False,
 ) -> RunSummary:
     """Run until every source ends or the stop callable handed to `on_start` is called."""
-    config = load_config(path)
+    full = load_config(path)
+    shard = shard_from_env()
+    config = select_cameras(full, shard)
     metrics = PipelineMetrics()
     register_gpu_metrics(metrics.registry)  # one info line and nothing more without a GPU
+    if shard is not None:
+        metrics.shard_index.set(shard.index)
+        metrics.shard_count.set(shard.count)
     server = None
-    if config.metrics.enabled:
-        server = MetricsServer(metrics, config.metrics.host, config.metrics.port)
+    if full.metrics.enabled:
+        server = MetricsServer(metrics, full.metrics.host, full.metrics.port)
         log.info("metrics at %s", server.url)
     try:
+        if config is None:  # a shard with no cameras stays up, so scaling down is calm
+            idle = threading.Event()
+            if on_start is not None:
+                on_start(idle.set)
+            _watch_shard(shard, idle.set)
+            idle.wait()
+            return RunSummary(cameras=[], frames=0, seconds=0.0)
         with contextlib.ExitStack() as stack:
             if config.live_view.enabled:
                 live = config.live_view
@@ -63,6 +80,7 @@ def run_config(
                 pipeline.on_result = view.observer(pipeline.cameras)
             if on_start is not None:
                 on_start(pipeline.stop)
+            _watch_shard(shard, pipeline.stop)
             summary = pipeline.run()
             sqlite.finish_run(run_id, summary.to_dict())
             log.info("events stored in %s", config.store.path)
@@ -70,6 +88,27 @@ def run_config(
     finally:
         if server is not None:
             server.stop()
+
+
+def _watch_shard(shard: Shard | None, stop: Callable[[], None], every: float = 30.0) -> None:
+    """With AISTACK_SHARD_COUNT=auto, stop when the replica count changes (to restart resharded)."""
+    if shard is None or not shard.auto:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                count = statefulset_replicas(os.environ)
+            except ConfigError as error:
+                log.warning("cannot check the shard count: %s", error)
+                continue
+            if count != shard.count:
+                log.warning("replicas changed %d → %d: stopping to reshard", shard.count, count)
+                stop()
+                return
+
+    threading.Thread(target=watch, name="shard-watch", daemon=True).start()
 
 
 def _influx_sink(config: AppConfig) -> InfluxSink:

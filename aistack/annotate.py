@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 import supervision as sv
 
 from aistack.analytics.lines import LineTotals
+from aistack.draw_pose import draw_skeletons
 from aistack.types import Detections, Image
 
 LINE_COLOUR = (0, 215, 255)  # BGR amber
@@ -31,6 +32,7 @@ class FrameAnnotator:
         detections: Detections,
         lines: Sequence[LineTotals] = (),
         zones: Sequence[tuple[str, Sequence[tuple[float, float]], int]] = (),
+        postures: Mapping[int, str] | None = None,
     ) -> Image:
         """A copy of `image` with everything drawn; the input is left untouched."""
         canvas = image.copy()
@@ -53,6 +55,8 @@ class FrameAnnotator:
             ]
             canvas = self._boxes.annotate(canvas, sv_detections)
             canvas = self._labels.annotate(canvas, sv_detections, labels=labels)
+            if tracked.keypoints is not None:
+                canvas = draw_skeletons(canvas, tracked, postures)
         for name, polygon, occupancy in zones:  # labels last, so boxes never hide them
             x, y = np.round(np.asarray(polygon)).astype(np.int32).min(axis=0)
             _label(canvas, f"{name}: {occupancy}", (int(x) + 4, int(y) + 18), ZONE_COLOUR)

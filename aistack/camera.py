@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from aistack.analytics.geometry import to_pixels
 from aistack.analytics.lines import LineCounter, LineTotals
+from aistack.analytics.pose import PoseAnalyzer, PoseSettings
 from aistack.analytics.track_classes import TrackClassVote
 from aistack.analytics.zones import ZoneCounter
-from aistack.config import CameraConfig, CountingConfig, TrackerConfig
+from aistack.config import CameraConfig, CountingConfig, PoseConfig, TrackerConfig
 from aistack.detect.base import COCO_CLASSES
 from aistack.track import Tracker, make_tracker
 from aistack.types import Detections, Event, Frame
@@ -18,11 +19,15 @@ from aistack.types import Detections, Event, Frame
 
 @dataclass(frozen=True)
 class FrameResult:
-    """What one frame produced: its tracked detections and the events they completed."""
+    """What one frame produced: its tracked detections and the events they completed.
+
+    `postures` is each track's smoothed posture when pose analytics are on, for drawing.
+    """
 
     frame: Frame
     detections: Detections
     events: list[Event]
+    postures: dict[int, str] = field(default_factory=dict)
 
 
 class CameraAnalytics:
@@ -35,6 +40,7 @@ class CameraAnalytics:
         counting: CountingConfig,
         fps: float,
         frame_size: tuple[int, int],
+        pose: PoseConfig | None = None,
     ) -> None:
         width, height = frame_size
         self.name = config.name
@@ -59,6 +65,13 @@ class CameraAnalytics:
             )
             for zone in config.zones
         ]  # fmt: skip
+        self.pose: PoseAnalyzer | None = None
+        if pose is not None and pose.enabled:
+            settings = PoseSettings(
+                **pose.model_dump(exclude={"enabled"}),
+                forget_seconds=max(10.0, 2 * tracker.lost_track_seconds),
+            )
+            self.pose = PoseAnalyzer(config.name, settings)
         self._class_ids = (
             None if config.classes is None
             else np.asarray([COCO_CLASSES.index(c) for c in config.classes], np.int64)
@@ -74,7 +87,10 @@ class CameraAnalytics:
             events.extend(line.update(tracked, frame.index, frame.timestamp))
         for zone in self.zones:
             events.extend(zone.update(tracked, frame.index, frame.timestamp))
-        return FrameResult(frame, tracked, events)
+        if self.pose is None:
+            return FrameResult(frame, tracked, events)
+        events.extend(self.pose.update(tracked, frame.index, frame.timestamp))
+        return FrameResult(frame, tracked, events, dict(self.pose.postures()))
 
     def line_totals(self) -> list[LineTotals]:
         return [line.totals() for line in self.lines]

@@ -55,8 +55,9 @@ class _Parser(argparse.ArgumentParser):
 def _add_detector_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="nanodet",
-        help="'nanodet' (bundled, offline; default), or YOLO weights for the ultralytics "
-        "backend: a name such as yolov8n.pt (downloaded when online) or a .pt/.onnx/.engine path",
+        help="'nanodet' (bundled, offline; default), 'movenet' (bundled pose, keypoints), a YOLO "
+        ".onnx export (run on onnxruntime), or YOLO weights for the ultralytics backend: a name "
+        "such as yolov8n.pt (downloaded when online) or a .pt/.engine path",
     )  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     parser.add_argument(
@@ -96,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detector_options(count)
     count.add_argument(
         "--anchor", default="bottom_center",
-        choices=["bottom_center", "center", "top_center", "center_left", "center_right"],
+        choices=[
+            "bottom_center", "center", "top_center", "center_left", "center_right", "keypoints",
+        ],
         help="the point of each box that must cross the line (default bottom_center)",
     )  # fmt: skip
     count.add_argument("--store", type=Path, default=None,

@@ -13,7 +13,7 @@ from aistack.classes import resolve_classes
 
 Anchor = Literal[
     "bottom_center", "center", "top_center", "center_left", "center_right",
-    "bottom_left", "bottom_right", "top_left", "top_right",
+    "bottom_left", "bottom_right", "top_left", "top_right", "keypoints",
 ]  # fmt: skip
 
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -118,10 +118,11 @@ class CameraConfig(Strict):
 
 
 class DetectorConfig(Strict):
-    type: Literal["onnx", "ultralytics"] = "onnx"
+    type: Literal["onnx", "ultralytics", "movenet"] = "onnx"
     model: str = Field(
         default="nanodet",
         description="'nanodet' (bundled, offline) or a path to an .onnx file for `onnx`; "
+        "'movenet' (bundled) or a MoveNet MultiPose .onnx path for `movenet`; "
         "a YOLO weights name or path (.pt, .onnx, .engine, .yaml) for `ultralytics`.",
     )
     device: str = "cpu"
@@ -129,7 +130,18 @@ class DetectorConfig(Strict):
     iou: float = Field(default=0.6, gt=0, lt=1)
     classes: list[str] = Field(default_factory=lambda: resolve_classes(["people", "traffic"]))
     imgsz: int = Field(default=640, ge=32, description="ultralytics input size")
+    input_size: int = Field(
+        default=512, ge=64, multiple_of=32, description="movenet: the longer input side"
+    )
     threads: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _movenet_model(cls, data: object) -> object:
+        # `model` defaults to nanodet; for `type: movenet` the bundled MoveNet is meant.
+        if isinstance(data, dict) and data.get("type") == "movenet" and "model" not in data:
+            return {**data, "model": "movenet"}
+        return data
 
     @field_validator("classes")
     @classmethod
@@ -168,6 +180,32 @@ class CountingConfig(Strict):
     min_frames: int = Field(
         default=2, ge=1, description="consecutive frames on the new side before a crossing counts"
     )
+
+
+class PoseConfig(Strict):
+    """Posture per track and fall events from keypoints; see docs/pose.md for the rules.
+
+    Needs a detector that gives keypoints: `movenet`, or an ultralytics `-pose` model.
+    """
+
+    enabled: bool = False
+    keypoint_threshold: float = Field(default=0.3, ge=0, le=1)
+    upright_angle: float = Field(default=35.0, ge=0, lt=90)
+    lying_angle: float = Field(default=60.0, gt=0, le=180)
+    lying_aspect_ratio: float = Field(default=1.2, gt=0)
+    sitting_thigh_ratio: float = Field(default=0.5, gt=0)
+    sitting_height_ratio: float = Field(default=2.8, gt=0)
+    smoothing_frames: int = Field(default=5, ge=1, le=100)
+    fall_window_seconds: float = Field(default=1.5, gt=0)
+    min_lying_seconds: float = Field(default=1.0, ge=0)
+    hip_drop_fraction: float = Field(default=0.3, gt=0, le=1)
+    posture_events: bool = False
+
+    @model_validator(mode="after")
+    def _angles_in_order(self) -> PoseConfig:
+        if self.upright_angle >= self.lying_angle:
+            raise ValueError("upright_angle must be smaller than lying_angle")
+        return self
 
 
 class StoreConfig(Strict):
@@ -250,6 +288,7 @@ class AppConfig(Strict):
     detector: DetectorConfig = DetectorConfig()
     tracker: TrackerConfig = TrackerConfig()
     counting: CountingConfig = CountingConfig()
+    pose: PoseConfig = PoseConfig()
     store: StoreConfig = Field(default_factory=StoreConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     metrics: MetricsConfig = MetricsConfig()

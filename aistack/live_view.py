@@ -165,8 +165,8 @@ class LiveView:
             # Snapshot the counts now: drawing happens later, in another thread.
             lines = list(overlay.line_totals()) if overlay is not None else []
             zones = list(overlay.zone_view()) if overlay is not None else []
-            image, detections = result.frame.image, result.detections
-            self._put(camera, lambda: draw(image, detections, lines, zones))
+            image, detections, postures = result.frame.image, result.detections, result.postures
+            self._put(camera, lambda: draw(image, detections, lines, zones, postures))
 
         return observe
 

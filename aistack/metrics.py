@@ -60,6 +60,18 @@ class PipelineMetrics:
             ["camera", "zone", "class"],
             registry=r,
         )
+        self.falls = Counter(
+            "aistack_pose_falls",
+            "Falls seen (standing to lying fast, then lying)",
+            ["camera"],
+            registry=r,
+        )
+        self.posture_count = Gauge(
+            "aistack_posture_count",
+            "People seen now, by posture",
+            ["camera", "posture"],
+            registry=r,
+        )
         self.camera_up = Gauge(
             "aistack_camera_up", "1 while the camera delivers frames", ["camera"], registry=r
         )

@@ -259,7 +259,7 @@ class Pipeline:
                         camera = self.cameras[result.frame.camera]
                         snapshot = annotator.draw(
                             result.frame.image, result.detections,
-                            camera.line_totals(), camera.zone_view(),
+                            camera.line_totals(), camera.zone_view(), result.postures,
                         )  # fmt: skip
                 frames += len(batch)
                 bar.update(len(batch))
@@ -338,7 +338,7 @@ class Pipeline:
             config = self.config
             camera = CameraAnalytics(
                 self._camera_configs[frame.camera], config.tracker, config.counting,
-                feed.fps or 25.0, (frame.width, frame.height),
+                feed.fps or 25.0, (frame.width, frame.height), config.pose,
             )  # fmt: skip
             self.cameras[frame.camera] = camera
         return camera
@@ -374,10 +374,15 @@ class Pipeline:
                     self.metrics.zone_entries.labels(
                         event.camera, event.counter, event.class_name
                     ).inc()
+                elif event.kind == "fall":
+                    self.metrics.falls.labels(event.camera).inc()
             if self._live[frame.camera]:
                 age = max(0.0, time.time() - frame.timestamp)
                 self.metrics.end_to_end_latency.labels(frame.camera).observe(age)
                 self.metrics.last_frame_age.labels(frame.camera).set(age)
+            if camera.pose is not None:
+                for posture, people in camera.pose.occupancy_by_posture().items():
+                    self.metrics.posture_count.labels(frame.camera, posture).set(people)
             for zone in camera.zones:
                 for class_name, inside in zone.occupancy().items():
                     self.metrics.zone_occupancy.labels(frame.camera, zone.name, class_name).set(

@@ -16,7 +16,7 @@ IntArray = npt.NDArray[np.int64]
 Image = npt.NDArray[np.uint8]
 
 Direction = Literal["in", "out"]
-EventKind = Literal["crossing", "enter", "exit"]
+EventKind = Literal["crossing", "enter", "exit", "fall", "posture"]
 
 
 @dataclass(frozen=True)
@@ -155,14 +155,14 @@ class Detections:
 
 @dataclass(frozen=True)
 class Event:
-    """A counted happening: a line crossing, or a zone entry or exit."""
+    """A counted happening: a line crossing, a zone entry or exit, a fall or a posture change."""
 
     timestamp: float
     camera: str
     counter: str  # the line's or zone's name
     kind: EventKind
     class_name: str
-    direction: str  # "in"/"out" for crossings and zones
+    direction: str  # "in"/"out" for crossings and zones; "down" for falls; the new posture
     track_id: int
     frame_index: int = -1
     snapshot: str | None = None  # path of the JPEG saved for this event, if any

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aistack.analytics.geometry import along_segment, anchor_points, signed_distance
+from aistack.analytics.pose import pose_anchor_points
 from aistack.config import CountingConfig
 from aistack.types import Detections, Event
 
@@ -97,7 +98,11 @@ class LineCounter:
     def _observe(self, detections: Detections, frame_index: int, timestamp: float) -> list[Event]:
         assert detections.tracker_id is not None
         settings = self.settings
-        anchors = anchor_points(detections.xyxy, settings.anchor)
+        anchors = (
+            pose_anchor_points(detections)
+            if settings.anchor == "keypoints"
+            else anchor_points(detections.xyxy, settings.anchor)
+        )
         distance = signed_distance(anchors, self.points)
         heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
         band = np.maximum(settings.min_distance, settings.min_distance_fraction * heights)

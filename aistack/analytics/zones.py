@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
+from aistack.analytics.pose import points_in_polygon, pose_anchor_points
 from aistack.config import CountingConfig
 from aistack.types import Detections, Event, EventKind
 
@@ -56,7 +57,8 @@ class ZoneCounter:
         self._frame_index = 0
         self._zone = sv.PolygonZone(
             polygon=np.round(np.asarray(self.polygon)).astype(np.int64),
-            triggering_anchors=(_SV_ANCHORS[self.settings.anchor],),
+            # "keypoints" places people by pose in update(); the box anchor is unused then.
+            triggering_anchors=(_SV_ANCHORS.get(self.settings.anchor, sv.Position.BOTTOM_CENTER),),
         )
         self._tracks: dict[int, _Presence] = {}
         self.entries: Counter[str] = Counter()
@@ -75,7 +77,10 @@ class ZoneCounter:
         events: list[Event] = []
         self._frame_index = frame_index
         if detections.tracker_id is not None and len(detections):
-            inside = self._zone.trigger(detections.to_supervision())
+            if self.settings.anchor == "keypoints":
+                inside = points_in_polygon(pose_anchor_points(detections), self.polygon)
+            else:
+                inside = self._zone.trigger(detections.to_supervision())
             for i, track_id in enumerate(detections.tracker_id.tolist()):
                 if track_id < 0:
                     continue

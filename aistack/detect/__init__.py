@@ -8,7 +8,7 @@ from aistack.config import DetectorConfig
 from aistack.detect.base import COCO_CLASSES, Detector
 from aistack.errors import ModelError
 
-BUNDLED_MODELS = ("nanodet",)
+BUNDLED_MODELS = ("nanodet", "movenet")
 
 __all__ = ["BUNDLED_MODELS", "COCO_CLASSES", "Detector", "backend_for", "load_detector"]
 
@@ -24,7 +24,9 @@ def _onnx_output_count(path: Path) -> int:
 
 
 def backend_for(model: str) -> str:
-    """Guess the backend for a model name or path: the bundled ONNX one, or ultralytics."""
+    """Guess the backend for a model name or path: a bundled ONNX one, or ultralytics."""
+    if model == "movenet":
+        return "movenet"
     if model in BUNDLED_MODELS:
         return "onnx"
     path = Path(model).expanduser()
@@ -35,6 +37,22 @@ def backend_for(model: str) -> str:
 
 def load_detector(config: DetectorConfig) -> Detector:
     """Build the detector a config names; every failure is a ModelError a user can act on."""
+    if config.type == "movenet":
+        from aistack.detect.movenet import MoveNetDetector
+
+        path = None if config.model == "movenet" else Path(config.model).expanduser()
+        if path is not None and not path.is_file():
+            raise ModelError(
+                f"{config.model}: unknown model; the movenet backend takes 'movenet' "
+                "(bundled) or a path to a MoveNet MultiPose .onnx file"
+            )
+        return MoveNetDetector(
+            model_path=path,
+            confidence=config.confidence,
+            input_size=config.input_size,
+            threads=config.threads,
+            device=config.device,
+        )
     if config.type == "onnx":
         from aistack.detect.nanodet import NanoDetDetector
 

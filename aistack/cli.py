@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     from aistack.stack_cli import add_stack_parser
 
     add_stack_parser(commands)
+    from aistack.job_cli import add_job_parser, add_report_parser
+
+    add_job_parser(commands)
+    add_report_parser(commands)
 
     bench = commands.add_parser(
         "bench", help="benchmarks; results go to files under experiments/bench/",
@@ -248,12 +252,24 @@ def _stack(args: argparse.Namespace) -> int:
     return run_stack(args)
 
 
+def _job(args: argparse.Namespace) -> int:
+    from aistack.job_cli import run_job
+
+    return run_job(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from aistack.job_cli import run_report
+
+    return run_report(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     handlers = {
         "count": _count, "run": _run, "demo": _demo, "bench": _bench, "emulate": _emulate,
-        "eval": _eval, "stack": _stack,
+        "eval": _eval, "stack": _stack, "job": _job, "report": _report,
     }  # fmt: skip
     try:
         return handlers[args.command](args)

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "aistack.demo",
     "evaluate": "aistack.evaluation",
     "LiveView": "aistack.live_view",
+    "LineTuner": "aistack.widgets",
     "stack_up": "aistack.stack",
     "stack_status": "aistack.stack",
     "stack_down": "aistack.stack",
@@ -51,6 +52,7 @@ __all__ = [
     "Event",
     "Frame",
     "LineCounter",
+    "LineTuner",
     "LiveView",
     "ModelError",
     "Pipeline",
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
     from aistack.stack import stack_down, stack_status, stack_up
     from aistack.store import open_store
     from aistack.types import Detections, Event, Frame
+    from aistack.widgets import LineTuner
 
 
 def __getattr__(name: str) -> Any:

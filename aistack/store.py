@@ -39,7 +39,8 @@ RUN_COLUMNS: Final = ("id", "started", "finished", "source", "config", "summary"
 TimeLike: TypeAlias = float | int | str | datetime | pd.Timestamp
 
 
-def _seconds(value: TimeLike) -> float:
+def to_seconds(value: TimeLike) -> float:
+    """Epoch seconds from a number, datetime, pandas timestamp or string (naive = UTC)."""
     if isinstance(value, int | float):
         return float(value)
     try:
@@ -116,10 +117,10 @@ class SqliteStore:
         params: list[object] = []
         if start is not None:
             where.append("ts >= ?")
-            params.append(_seconds(start))
+            params.append(to_seconds(start))
         if end is not None:
             where.append("ts < ?")
-            params.append(_seconds(end))
+            params.append(to_seconds(end))
         if camera is not None:
             where.append("camera = ?")
             params.append(camera)

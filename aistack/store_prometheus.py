@@ -16,24 +16,10 @@ import pandas as pd
 from aistack.errors import ConfigError, SinkError
 from aistack.redact import redact_text, redact_url
 from aistack.sinks.influx import http_auth
-from aistack.store import COUNT_COLUMNS, TimeLike, check_interval
+from aistack.store import COUNT_COLUMNS, TimeLike, check_interval, to_seconds
 
 CROSSED_METRIC = "aistack_objects_crossed_total"
 _KEYS = ["camera", "line", "class", "direction"]
-
-
-def _seconds(value: TimeLike) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError as error:
-        raise ConfigError(f"cannot read {value!r} as a time: {error}") from None
-    if pd.isna(stamp):
-        raise ConfigError(f"cannot read {value!r} as a time")
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return float(stamp.timestamp())
 
 
 def _interval_seconds(interval: str) -> float:
@@ -152,7 +138,7 @@ class PrometheusStore:
         """An instant query: one row per series, columns time, labels..., value."""
         params = {"query": promql}
         if at is not None:
-            params["time"] = repr(_seconds(at))
+            params["time"] = repr(to_seconds(at))
         rows, labels = self._rows(self._get("/api/v1/query", params))
         return _frame(rows, labels)
 
@@ -163,8 +149,8 @@ class PrometheusStore:
         step_seconds = _interval_seconds(step) if isinstance(step, str) else float(step)
         params = {
             "query": promql,
-            "start": repr(_seconds(start)),
-            "end": repr(_seconds(end)),
+            "start": repr(to_seconds(start)),
+            "end": repr(to_seconds(end)),
             "step": repr(step_seconds),
         }
         rows, labels = self._rows(self._get("/api/v1/query_range", params))
@@ -190,8 +176,8 @@ class PrometheusStore:
         may be partial. Only intervals with a count appear.
         """
         seconds = _interval_seconds(interval)
-        end_s = time.time() if end is None else _seconds(end)
-        start_s = end_s - 3600.0 if start is None else _seconds(start)
+        end_s = time.time() if end is None else to_seconds(end)
+        start_s = end_s - 3600.0 if start is None else to_seconds(start)
         first = math.floor(start_s / seconds) * seconds
         last = max(math.ceil(end_s / seconds) * seconds, first + seconds)
         selector = f'{{camera="{_label_value(camera)}"}}' if camera is not None else ""

@@ -24,6 +24,8 @@ from typing import NoReturn
 import pytest
 import yaml
 
+from aistack.stack_render import render_influxdb
+
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -133,42 +135,13 @@ class Server:
         pytest.fail(f"{self.name} {what}; last log lines:\n{self.log_tail()}", pytrace=False)
 
 
-def _influx_config(template: str, workdir: Path, http_port: int, rpc_port: int) -> str:
-    """Rewrite `influxd config` output: our folders and ports, no telemetry, quiet logs."""
-    section = ""
-    out: list[str] = []
-    folders = {("meta", "dir"): "meta", ("data", "dir"): "data", ("data", "wal-dir"): "wal"}
-    for line in template.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[]")
-        key = stripped.split("=", 1)[0].strip() if "=" in stripped else ""
-        if section == "" and key == "bind-address":
-            line = f'bind-address = "127.0.0.1:{rpc_port}"'
-        elif section == "" and key == "reporting-enabled":
-            line = "reporting-enabled = false"
-        elif (section, key) in folders:
-            line = f'  {key} = "{workdir / folders[section, key]}"'
-        elif section == "http" and key == "bind-address":
-            line = f'  bind-address = "127.0.0.1:{http_port}"'
-        elif section == "http" and key == "log-enabled":
-            line = "  log-enabled = false"
-        elif section == "monitor" and key == "store-enabled":
-            line = "  store-enabled = false"
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 def start_influxdb(workdir: Path) -> Server:
     """Start influxd 1.x with its config, data and WAL under `workdir`."""
     influxd = find_binary("influxd", "influxdb")
-    template = subprocess.run(
-        [influxd, "config"], capture_output=True, text=True, check=True, timeout=30
-    ).stdout
     http_port, rpc_port = free_port(), free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "influxdb.conf"
-    config.write_text(_influx_config(template, workdir, http_port, rpc_port))
+    # The same config `aistack stack up` runs natively: our folders, 127.0.0.1, no telemetry.
+    config = render_influxdb(influxd, workdir, http_port, rpc_port)
     server = Server(
         "influxd", [influxd, "run", "-config", str(config)], http_port, workdir, "/ping"
     )

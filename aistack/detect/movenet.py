@@ -11,9 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from aistack.detect.base import COCO_CLASSES
-from aistack.detect.nanodet import _providers
+from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
-from aistack.models import MODELS_DIR, bundled_model_path, verify_checksum
+from aistack.models import bundled_model_path
 from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["KEYPOINT_NAMES", "MAX_PEOPLE", "MoveNetDetector"]
@@ -61,7 +61,7 @@ class MoveNetDetector:
         self.model_path = (
             bundled_model_path("movenet-multipose") if model_path is None else Path(model_path)
         )
-        self._session = _open_session(self.model_path, threads, device)
+        self._session = open_session(self.model_path, threads, device, "MoveNet MultiPose")
         self._input_name = _check_spec(self._session, self.model_path)
         # One int32 input buffer per model input shape; with sides in steps of 32 up to
         # `input_size` there are few of them, whatever the frame sizes.
@@ -118,35 +118,6 @@ def _to_detections(rows: FloatArray, width: int, height: int) -> Detections:
         keypoints=keypoints[valid],
         class_names=COCO_CLASSES,
     )
-
-
-def _open_session(path: Path, threads: int | None, device: str) -> Any:
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise ModelError(
-            f"{path}: model file not found; pass the path of a MoveNet MultiPose .onnx file, "
-            "or reinstall aistack to restore the bundled one"
-        )
-    if path.parent == MODELS_DIR:
-        verify_checksum(path)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or 0  # 0: onnxruntime picks one per core
-    options.inter_op_num_threads = 1
-    # As for NanoDet: the detector shares the cores with decoding and tracking.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), options, providers=_providers(ort, device))
-    except ModelError:
-        raise
-    except Exception as error:  # onnxruntime's own errors derive from Exception only
-        first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
-        raise ModelError(
-            f"{path}: not a loadable ONNX model ({first_line}); "
-            "reconvert it with `python -m aistack.models.convert` or reinstall aistack"
-        ) from None
 
 
 def _check_spec(session: Any, path: Path) -> str:

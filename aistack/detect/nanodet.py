@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from aistack.detect.base import COCO_CLASSES
+from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
-from aistack.models import MODELS_DIR, bundled_model_path, verify_checksum
+from aistack.models import bundled_model_path
 from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["NanoDetDetector"]
@@ -64,7 +65,7 @@ class NanoDetDetector:
         self.agnostic_nms = agnostic_nms
         self._classes = _class_ids(classes)
         self.model_path = bundled_model_path("nanodet") if model_path is None else Path(model_path)
-        self._session = _open_session(self.model_path, threads, device)
+        self._session = open_session(self.model_path, threads, device, "NanoDet")
         self._input_name, height, width = _input_spec(self._session, self.model_path)
         self._input_size = (width, height)
         self._levels = _levels(self._session, self.model_path, height, width)
@@ -164,52 +165,6 @@ def _class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | None:
     if len(ids) == 0 or len(bad):
         raise ValueError(f"classes must be COCO ids 0..79 (None for all), got {list(classes)}")
     return ids
-
-
-def _open_session(path: Path, threads: int | None, device: str) -> Any:
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise ModelError(
-            f"{path}: model file not found; pass the path of a NanoDet .onnx file, "
-            "or reinstall aistack to restore the bundled one"
-        )
-    if path.parent == MODELS_DIR:
-        verify_checksum(path)
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or 0  # 0: onnxruntime picks one per core
-    options.inter_op_num_threads = 1  # the graph is one chain; more threads only contend
-    # Idle workers sleep instead of spinning: the detector shares the cores with
-    # decoding and tracking, and spinning workers were slower when they did.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), options, providers=_providers(ort, device))
-    except Exception as error:  # onnxruntime's own errors derive from Exception only
-        first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
-        raise ModelError(
-            f"{path}: not a loadable ONNX model ({first_line}); "
-            "reconvert it with `python -m aistack.models.convert` or reinstall aistack"
-        ) from None
-
-
-def _providers(ort: Any, device: str) -> list[Any]:
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    # A bare GPU index ("0") means CUDA, as in ultralytics' device strings.
-    kind, _, index = ("cuda", "", device) if device.isdigit() else device.partition(":")
-    if kind != "cuda" or not (index == "" or index.isdigit()):
-        raise ModelError(
-            f"device {device!r} is not supported by the onnx backend; use 'cpu' or 'cuda:N'"
-        )
-    available = ort.get_available_providers()
-    if "CUDAExecutionProvider" not in available:
-        raise ModelError(
-            f"device {device!r} needs onnxruntime-gpu with CUDA, but this onnxruntime offers "
-            f"only {', '.join(available)}; install onnxruntime-gpu or use device='cpu'"
-        )
-    return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
 
 
 def _input_spec(session: Any, path: Path) -> tuple[str, int, int]:

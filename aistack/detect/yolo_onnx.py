@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aistack.classes import COCO_CLASSES
+from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
 from aistack.types import Detections, Image
 
@@ -48,26 +49,7 @@ class YoloOnnxDetector:
         threads: int | None = None,
         device: str = "cpu",
     ) -> None:
-        import onnxruntime as ort
-
-        if not model_path.is_file():
-            raise ModelError(f"{model_path}: no such model file")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or 0
-        providers = ["CPUExecutionProvider"]
-        if device.startswith("cuda") or device.isdigit():
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ModelError(
-                    f"{model_path}: device {device} needs onnxruntime-gpu and a CUDA GPU; "
-                    "use --device cpu"
-                )
-            index = device.split(":")[1] if ":" in device else (device if device.isdigit() else "0")
-            providers = [("CUDAExecutionProvider", {"device_id": int(index)}), *providers]  # type: ignore[list-item]
-        try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=providers)
-        except Exception as error:
-            raise ModelError(f"{model_path}: not a readable ONNX model ({error})") from None
+        self._session = open_session(model_path, threads, device, "YOLO")
         inputs = self._session.get_inputs()
         outputs = self._session.get_outputs()
         if (

@@ -33,6 +33,23 @@ class BenchResult:
     markdown: str
 
 
+def gpu_readings() -> list[dict[str, Any]] | None:
+    """Utilisation, memory, temperature and power per GPU now, via NVML; None without one."""
+    from prometheus_client import CollectorRegistry
+
+    from aistack.gpu import register_gpu_metrics
+
+    registry = CollectorRegistry()
+    if not register_gpu_metrics(registry):
+        return None
+    devices: dict[str, dict[str, Any]] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            device = devices.setdefault(sample.labels["gpu"], dict(sample.labels))
+            device[sample.name.removeprefix("aistack_gpu_")] = sample.value
+    return list(devices.values())
+
+
 def machine_info() -> dict[str, Any]:
     import onnxruntime
 
@@ -44,6 +61,7 @@ def machine_info() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "onnxruntime": onnxruntime.__version__,
         "opencv": cv2.__version__,
+        "gpus": gpu_readings() or "none",
     }
 
 
@@ -120,7 +138,7 @@ def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
     }
 
 
-SUITES = ("pipeline", "cameras", "latency", "overload", "stores", "ultralytics")
+SUITES = ("pipeline", "cameras", "latency", "overload", "stores", "ultralytics", "memory")
 
 
 def run_bench(
@@ -132,6 +150,7 @@ def run_bench(
 ) -> BenchResult:
     """Run the chosen suites and write `bench-<time>.json` and `latest.md` under out_dir."""
     from aistack.bench_cameras import batched_vs_independent, latency_and_lag
+    from aistack.bench_memory import rss_growth
     from aistack.bench_stores import store_rates
     from aistack.bench_ultralytics import versus_ultralytics
 
@@ -145,10 +164,14 @@ def run_bench(
         "overload": lambda: latency_and_lag(clip, 8, seconds),
         "stores": lambda: store_rates(quick, influx_url),
         "ultralytics": lambda: versus_ultralytics(clip, 30 if quick else 200),
+        "memory": lambda: rss_growth(clip, 500 if quick else 10_000),
     }
     results: dict[str, Any] = {}
     for suite in tqdm(suites, desc="aistack bench", unit="suite", leave=False):
         results[suite] = runners[suite]()
+        gpus = gpu_readings()  # right after the suite, while the GPU is still warm
+        if gpus is not None:
+            results[suite]["gpus"] = gpus
     data = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
@@ -214,6 +237,12 @@ def _markdown(data: dict[str, Any]) -> str:
                 f"({r['model']}) | {row['aistack_fps']} / {row['ultralytics_fps']} fps "
                 f"| **{row['ratio']}** | ≥ {row['target']} |"
             )
+    if "memory" in results:
+        r = results["memory"]
+        lines.append(
+            f"| RSS growth over {r['frames']:,} frames | {r['rss_after_warmup_mb']} → "
+            f"{r['rss_end_mb']} MB | **{r['growth_percent']} %** | ≤ 5 % |"
+        )
     if "stores" in results:
         r = results["stores"]
         lines.append(

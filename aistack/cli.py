@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="pipeline (pipeline FPS / bare model FPS), cameras (4 cameras batched / 4 "
         "independent pipelines), latency (capture-to-event p95 / model latency), overload "
         "(lag in frames with 8 cameras), stores (SQLite, spool, InfluxDB write rates), "
-        "ultralytics (aistack / Ultralytics ObjectCounter on the same ONNX model). "
+        "ultralytics (aistack / Ultralytics ObjectCounter on the same ONNX model), memory "
+        "(RSS growth over 10,000 frames). "
         "Default: all",
     )  # fmt: skip
     bench.add_argument("--source", type=Path, default=None, help="clip (default: bundled)")

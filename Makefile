@@ -19,7 +19,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml
 
 # Everything the tests use, including the ultralytics backend (torch, about 6 GB).
 $(VENV)/.dev: $(BIN)/python pyproject.toml
-	$(PIP) install --quiet -e '.[ultralytics,rtsp,eval,workbench,dev]'
+	$(PIP) install --quiet -e '.[ultralytics,rtsp,eval,workbench,languages,dev]'
 	touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core

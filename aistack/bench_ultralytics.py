@@ -7,6 +7,9 @@ accuracy. Pass `--model` a real export (e.g. of yolov8n.pt) on a connected machi
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import multiprocessing
 import os
 import tempfile
@@ -23,13 +26,21 @@ from aistack.types import Image
 LINE = (0.5, 0.0, 0.5, 1.0)
 
 
+def _quiet_ultralytics() -> None:
+    """Offline, and no per-frame chatter ("No tracks found") on the bench's output."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ["YOLO_VERBOSE"] = "False"
+    logging.getLogger("ultralytics").setLevel(logging.ERROR)
+
+
 def export_random_yolo(out_dir: Path) -> Path:
     """YOLOv8n with random weights, exported to ONNX with a dynamic batch (about 3 s)."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    _quiet_ultralytics()
     import importlib
 
     model = importlib.import_module("ultralytics").YOLO("yolov8n.yaml")
-    exported = Path(model.export(format="onnx", imgsz=640, dynamic=True, simplify=False))
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints a summary
+        exported = Path(model.export(format="onnx", imgsz=640, dynamic=True, simplify=False))
     target = out_dir / "yolov8n-random.onnx"
     exported.replace(target)
     return target
@@ -37,7 +48,7 @@ def export_random_yolo(out_dir: Path) -> Path:
 
 def _baseline_worker(model: str, clip: str, frames: int, start: Any, results: Any) -> None:
     """What a user of Ultralytics solutions runs per camera: ObjectCounter on every frame."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    _quiet_ultralytics()
     from ultralytics import solutions
 
     capture = cv2.VideoCapture(clip)

@@ -297,15 +297,19 @@ class Pipeline:
         """Up to `batch_size` frames across cameras, waiting at most `max_wait_ms` to fill.
 
         Cameras take turns, one frame each per pass, so a busy camera cannot
-        starve the others; each camera's frames stay in order.
+        starve the others; each camera's frames stay in order. A detector that
+        runs one picture per call (`max_batch = 1`, e.g. NanoDet's fixed-batch
+        graph) gains nothing from a batch, and waiting for one only adds lag.
         """
         settings = self.config.pipeline
+        max_batch = getattr(self.detector, "max_batch", None)
+        batch_size = min(settings.batch_size, max_batch or settings.batch_size)
         feeds = list(self.feeds)
         turn = 0
         while not self._stop.is_set():
             batch: list[Frame] = []
             deadline: float | None = None
-            while len(batch) < settings.batch_size and not self._stop.is_set():
+            while len(batch) < batch_size and not self._stop.is_set():
                 self._arrivals.clear()
                 took = False
                 for offset in range(len(feeds)):
@@ -314,7 +318,7 @@ class Pipeline:
                     if frame is not None:
                         batch.append(frame)
                         took = True
-                        if len(batch) >= settings.batch_size:
+                        if len(batch) >= batch_size:
                             break
                 turn += 1
                 if all(feed.finished for feed in feeds):

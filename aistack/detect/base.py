@@ -16,6 +16,8 @@ class Detector(Protocol):
     """Turns pictures into boxes. Implementations are chosen by name in config."""
 
     class_names: tuple[str, ...]
+    # Optional `max_batch: int | None`: how many pictures one call can take at once (None:
+    # any). The pipeline reads it with getattr, so a detector may leave it out.
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:
         """Detect objects in a batch of BGR images; one Detections per image."""

@@ -62,6 +62,7 @@ class MoveNetDetector:
             bundled_model_path("movenet-multipose") if model_path is None else Path(model_path)
         )
         self._session = open_session(self.model_path, threads, device, "MoveNet MultiPose")
+        self.max_batch = 1  # the graph's batch dimension is fixed at 1
         self._input_name = _check_spec(self._session, self.model_path)
         # One int32 input buffer per model input shape; with sides in steps of 32 up to
         # `input_size` there are few of them, whatever the frame sizes.

@@ -66,6 +66,7 @@ class NanoDetDetector:
         self._classes = _class_ids(classes)
         self.model_path = bundled_model_path("nanodet") if model_path is None else Path(model_path)
         self._session = open_session(self.model_path, threads, device, "NanoDet")
+        self.max_batch = 1  # the converted graph's batch dimension is fixed at 1
         self._input_name, height, width = _input_spec(self._session, self.model_path)
         self._input_size = (width, height)
         self._levels = _levels(self._session, self.model_path, height, width)

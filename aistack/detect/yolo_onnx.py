@@ -22,6 +22,7 @@ from aistack.errors import ModelError
 from aistack.types import Detections, Image
 
 PAD_VALUE = 114  # the grey Ultralytics pads with; the model was trained on it
+STRIDE = 32  # YOLOv8's largest stride: input sides must be multiples of it
 
 
 def _class_names(session: Any) -> tuple[str, ...]:
@@ -67,7 +68,11 @@ class YoloOnnxDetector:
         shape = inputs[0].shape
         fixed = [d for d in shape[2:] if isinstance(d, int)]
         self.imgsz = fixed[0] if fixed else imgsz
+        # A model with a dynamic input size takes the smallest stride-32 rectangle around the
+        # resized picture (640x480 for 4:3) instead of a padded square: a quarter less work.
+        self._rectangular = not fixed
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.max_batch = self._fixed_batch
         self.class_names = _class_names(self._session)
         self.confidence = confidence
         self.iou = iou
@@ -78,23 +83,32 @@ class YoloOnnxDetector:
             return []
         if self._fixed_batch == 1 and len(images) > 1:
             return [self.detect([image])[0] for image in images]
-        blobs, scales = zip(*(self._letterbox(image) for image in images), strict=True)
+        shapes = {image.shape[:2] for image in images}
+        rectangular = self._rectangular and len(shapes) == 1  # a batch shares one shape
+        blobs, scales = zip(*(self._letterbox(image, rectangular) for image in images), strict=True)
         batch = np.stack(blobs)
         output = self._session.run(None, {self._input: batch})[0]
         return [
             self._decode(output[i], scales[i], image.shape[:2]) for i, image in enumerate(images)
         ]
 
-    def _letterbox(self, image: Image) -> tuple[npt.NDArray[np.float32], tuple[float, int, int]]:
+    def _letterbox(
+        self, image: Image, rectangular: bool
+    ) -> tuple[npt.NDArray[np.float32], tuple[float, int, int]]:
         height, width = image.shape[:2]
         scale = min(self.imgsz / height, self.imgsz / width)
         new_w, new_h = round(width * scale), round(height * scale)
-        left, top = (self.imgsz - new_w) // 2, (self.imgsz - new_h) // 2
-        canvas = np.full((self.imgsz, self.imgsz, 3), PAD_VALUE, np.uint8)
-        canvas[top : top + new_h, left : left + new_w] = cv2.resize(
-            image, (new_w, new_h), interpolation=cv2.INTER_LINEAR
-        )
-        blob = cv2.dnn.blobFromImage(canvas, 1 / 255.0, swapRB=True)[0]
+        if rectangular:
+            out_w, out_h = -(-new_w // STRIDE) * STRIDE, -(-new_h // STRIDE) * STRIDE
+        else:
+            out_w = out_h = self.imgsz
+        left, top = (out_w - new_w) // 2, (out_h - new_h) // 2
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        padded = cv2.copyMakeBorder(
+            resized, top, out_h - new_h - top, left, out_w - new_w - left,
+            cv2.BORDER_CONSTANT, value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+        )  # fmt: skip
+        blob = cv2.dnn.blobFromImage(padded, 1 / 255.0, swapRB=True)[0]
         return blob, (scale, left, top)
 
     def _decode(

@@ -87,18 +87,31 @@ class VideoSource:
         index = 0
         image = self._first
         started = time.monotonic()
+        paced = self.kind == "file" and self.pace == "native"
+        # A paced file plays like a camera from the moment reading starts.
+        origin = time.time() if paced else self.start_time
+        read_seconds = 0.005  # running estimate of one read, to start it just in time
         while image is not None:
             if self.kind == "file":
-                if self.pace == "native":
+                if paced:
                     delay = started + index / self.fps - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                timestamp = self.start_time + index / self.fps
+                timestamp = origin + index / self.fps
             else:
                 timestamp = time.time()
             yield Frame(self.camera, index, timestamp, cast(Image, image))
             index += 1
+            if paced:
+                # A camera delivers each frame when it is captured. Decoding the next one
+                # right away would compete with this one's detection, which no camera does,
+                # so the read starts just before the next frame is due.
+                early = started + index / self.fps - time.monotonic() - 2 * read_seconds
+                if early > 0:
+                    time.sleep(early)
+            began = time.monotonic()
             ok, image = self._capture.read()
+            read_seconds = 0.8 * read_seconds + 0.2 * (time.monotonic() - began)
             if not ok:
                 if self.kind == "file" and self.config.loop:
                     self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)

@@ -34,25 +34,12 @@ def _fraction(value: float, what: str) -> float:
     return number
 
 
-class TunedLine:
-    """A counting line P1→P2 in fractions of the frame; "in" is the arrow's side.
+class _TunedShape:
+    """What lines and zones share: a name, and telling the owner when either changes."""
 
-    Setting `points` or `name` tells the owner (the widget redraws and re-checks).
-    """
-
-    def __init__(
-        self, name: str, points: Sequence[float], on_change: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, name: str, on_change: Callable[[], None] | None) -> None:
         self._on_change = on_change
         self._name = name
-        self._points = self._checked(points)
-
-    def _checked(self, points: Sequence[float]) -> LinePoints:
-        values = tuple(points)
-        if len(values) != 4:
-            raise ValueError(f"line '{self._name}': points are x1, y1, x2, y2, not {values!r}")
-        x1, y1, x2, y2 = (_fraction(v, f"line '{self._name}'") for v in values)
-        return (x1, y1, x2, y2)
 
     @property
     def name(self) -> str:
@@ -62,6 +49,30 @@ class TunedLine:
     def name(self, name: str) -> None:
         self._name = name
         self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+
+class TunedLine(_TunedShape):
+    """A counting line P1→P2 in fractions of the frame; "in" is the arrow's side.
+
+    Setting `points` or `name` tells the owner (the widget redraws and re-checks).
+    """
+
+    def __init__(
+        self, name: str, points: Sequence[float], on_change: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__(name, on_change)
+        self._points = self._checked(points)
+
+    def _checked(self, points: Sequence[float]) -> LinePoints:
+        values = tuple(points)
+        if len(values) != 4:
+            raise ValueError(f"line '{self._name}': points are x1, y1, x2, y2, not {values!r}")
+        x1, y1, x2, y2 = (_fraction(v, f"line '{self._name}'") for v in values)
+        return (x1, y1, x2, y2)
 
     @property
     def points(self) -> LinePoints:
@@ -91,22 +102,17 @@ class TunedLine:
         corners[index] = point
         self.points = (*corners[0], *corners[1])
 
-    def _changed(self) -> None:
-        if self._on_change is not None:
-            self._on_change()
-
     def __repr__(self) -> str:
         return f"TunedLine({self._name!r}, {list(self._points)})"
 
 
-class TunedZone:
+class TunedZone(_TunedShape):
     """A polygon whose occupancy is counted, in fractions of the frame."""
 
     def __init__(
         self, name: str, polygon: Sequence[Point], on_change: Callable[[], None] | None = None
     ) -> None:
-        self._on_change = on_change
-        self._name = name
+        super().__init__(name, on_change)
         self._polygon = self._checked(polygon)
 
     def _checked(self, polygon: Sequence[Point]) -> list[Point]:
@@ -115,15 +121,6 @@ class TunedZone:
             raise ValueError(f"zone '{self._name}': a polygon needs at least three (x, y) points")
         what = f"zone '{self._name}'"
         return [(_fraction(x, what), _fraction(y, what)) for x, y in corners]
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @name.setter
-    def name(self, name: str) -> None:
-        self._name = name
-        self._changed()
 
     @property
     def polygon(self) -> list[Point]:
@@ -141,10 +138,6 @@ class TunedZone:
         corners = self.vertices()
         corners[index] = point
         self.polygon = corners
-
-    def _changed(self) -> None:
-        if self._on_change is not None:
-            self._on_change()
 
     def __repr__(self) -> str:
         return f"TunedZone({self._name!r}, {[list(p) for p in self._polygon]})"

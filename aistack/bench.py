@@ -95,7 +95,8 @@ def _bare_model(source: Path, detector: Detector, frames: int) -> _Usage:
     return usage
 
 
-def _pipeline(source: Path, detector: Detector, frames: int) -> _Usage:
+def _pipeline(source: Path, frames: int) -> _Usage:
+    """aistack as configured by default: it builds its own detector and model lanes."""
     config = AppConfig.model_validate(
         {
             "cameras": [
@@ -109,21 +110,26 @@ def _pipeline(source: Path, detector: Detector, frames: int) -> _Usage:
             "metrics": {"enabled": False},
         }
     )
-    pipeline = Pipeline(config, detector=detector, pace="unpaced", max_frames=frames)
+    pipeline = Pipeline(config, pace="unpaced", max_frames=frames)
+    pipeline.detector.detect([_first_frame(source)])  # warm up, as the bare model was
     with _Usage() as usage:
         pipeline.run()
     return usage
 
 
 def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
-    """End-to-end pipeline FPS over bare-model FPS, alternating rounds to share the noise."""
+    """End-to-end pipeline FPS over bare-model FPS, alternating rounds to share the noise.
+
+    The bare model is the default detector in a plain loop; the pipeline runs its
+    defaults too (on CPU, two model lanes of half the cores each).
+    """
     detector = load_detector(DetectorConfig())
     detector.detect([_first_frame(clip)])  # warm up
     bare: list[_Usage] = []
     full: list[_Usage] = []
     for _ in range(rounds):
         bare.append(_bare_model(clip, detector, frames))
-        full.append(_pipeline(clip, detector, frames))
+        full.append(_pipeline(clip, frames))
     bare_fps = max(frames / u.seconds for u in bare)
     full_fps = max(frames / u.seconds for u in full)
     return {
@@ -132,7 +138,7 @@ def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
         "bare_model_fps": round(bare_fps, 2),
         "pipeline_fps": round(full_fps, 2),
         "ratio_pipeline_over_bare": round(full_fps / bare_fps, 3),
-        "target_ratio": 0.90,
+        "target_ratio": 0.95,
         "bare_cpu_percent": round(max(u.cpu_percent for u in bare), 1),
         "pipeline_cpu_percent": round(max(u.cpu_percent for u in full), 1),
     }
@@ -205,7 +211,7 @@ def _markdown(data: dict[str, Any]) -> str:
         r = results["pipeline"]
         lines.append(
             f"| pipeline FPS / bare model FPS | {r['pipeline_fps']} / {r['bare_model_fps']} fps "
-            f"| **{r['ratio_pipeline_over_bare']}** | ≥ 0.90 |"
+            f"| **{r['ratio_pipeline_over_bare']}** | ≥ 0.95 |"
         )
     if "cameras" in results:
         r = results["cameras"]

@@ -1,8 +1,10 @@
 """aistack against the Ultralytics baseline (`solutions.ObjectCounter`) on the same ONNX model.
 
-Offline, the model is YOLOv8n built from its .yaml with random weights and exported to
-ONNX: it measures the frame path (decode, inference, tracking, counting) of both, not
-accuracy. Pass `--model` a real export (e.g. of yolov8n.pt) on a connected machine.
+Offline, the model is the bundled NanoDet wrapped as a YOLOv8-format ONNX file
+(aistack/models/yolo_format.py): a real detector, so both sides track and count
+real people, through the same file and the same clip. `export_random_yolo` gives a
+random-weight YOLOv8n instead (no boxes: the frame path only); on a connected
+machine pass a real export (e.g. of yolov8n.pt).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, cast
 
 import cv2
 
+from aistack.classes import COCO_CLASSES
 from aistack.config import AppConfig
 from aistack.pipeline import Pipeline
 from aistack.types import Image
@@ -73,7 +76,8 @@ def _baseline_worker(model: str, clip: str, frames: int, start: Any, results: An
     results.put((began, time.perf_counter(), done))
 
 
-def _aistack_worker(model: str, clip: str, frames: int, cameras: int) -> float:
+def _aistack_worker(model: str, clip: str, frames: int, cameras: int) -> tuple[float, float]:
+    """aistack's FPS over `cameras` copies of the clip in one process, and boxes per frame."""
     config = AppConfig.model_validate(
         {
             "cameras": [
@@ -84,18 +88,30 @@ def _aistack_worker(model: str, clip: str, frames: int, cameras: int) -> float:
                 }
                 for i in range(cameras)
             ],
-            "detector": {"type": "onnx", "model": model, "imgsz": 640},
+            # Ultralytics' defaults: every class, IoU 0.7, confidence 0.25.
+            "detector": {
+                "type": "onnx",
+                "model": model,
+                "imgsz": 640,
+                "classes": list(COCO_CLASSES),
+                "iou": 0.7,
+                "confidence": 0.25,
+            },
             "metrics": {"enabled": False},
             "pipeline": {"batch_size": cameras, "max_wait_ms": 2},
         }
     )
-    pipeline = Pipeline(config, pace="unpaced", max_frames=frames * cameras)
+    boxes: list[int] = []
+    pipeline = Pipeline(
+        config, pace="unpaced", max_frames=frames * cameras,
+        on_result=lambda result: boxes.append(len(result.detections)),
+    )  # fmt: skip
     capture = cv2.VideoCapture(clip)
     pipeline.detector.detect([cast(Image, capture.read()[1])])  # warm-up, outside the timing
     capture.release()
     began = time.perf_counter()
     summary = pipeline.run()
-    return summary.frames / (time.perf_counter() - began)
+    return summary.frames / (time.perf_counter() - began), sum(boxes) / max(1, len(boxes))
 
 
 def _baseline(model: Path, clip: Path, frames: int, streams: int) -> float:
@@ -120,13 +136,16 @@ def _baseline(model: Path, clip: Path, frames: int, streams: int) -> float:
 
 def versus_ultralytics(clip: Path, frames: int, model: Path | None = None) -> dict[str, Any]:
     """FPS ratios aistack / ObjectCounter for one stream and for four."""
+    from aistack.models.yolo_format import nanodet_as_yolo
+
     with tempfile.TemporaryDirectory() as tmp:
-        onnx = model or export_random_yolo(Path(tmp))
+        onnx = model or nanodet_as_yolo(Path(tmp) / "nanodet-yolo-format.onnx")
         result: dict[str, Any] = {"model": onnx.name, "frames_per_stream": frames}
         for streams, target in ((1, 1.25), (4, 1.6)):
-            ours = _aistack_worker(str(onnx), str(clip), frames, streams)
+            ours, boxes = _aistack_worker(str(onnx), str(clip), frames, streams)
             theirs = _baseline(onnx, clip, frames, streams)
             result[f"{streams}_stream"] = {
+                "boxes_per_frame": round(boxes, 1),
                 "aistack_fps": round(ours, 2),
                 "ultralytics_fps": round(theirs, 2),
                 "ratio": round(ours / theirs, 3),

@@ -251,6 +251,11 @@ class PipelineSettings(Strict):
         default=5.0, ge=0, description="how long a batch waits for more cameras' frames"
     )
     buffer_size: int = Field(default=1, ge=1, description="newest frames kept per live camera")
+    lanes: int | None = Field(
+        default=None, ge=1, le=16,
+        description="model calls run side by side (onnx backend); unset: two on CPU, each "
+        "with half the cores as `detector.threads`",
+    )  # fmt: skip
     max_frame_age: float = Field(
         default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"
     )
@@ -279,6 +284,11 @@ class LiveViewConfig(Strict):
     port: int = Field(default=8090, ge=0, le=65535)
     fps: float = Field(default=10.0, gt=0, le=30)
     jpeg_quality: int = Field(default=80, ge=10, le=100)
+    push_url: str | None = Field(
+        default=None,
+        description="also push each camera's annotated video to this RTSP URL (RECORD); "
+        "'{camera}' in it is replaced by the camera's name. Needs ffmpeg.",
+    )
 
 
 class AppConfig(Strict):

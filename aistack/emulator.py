@@ -26,6 +26,8 @@ from typing import Any
 
 from aistack.errors import ConfigError, SourceError
 
+VIEW_SUFFIX = "-view"  # an ingest mount's pushed stream is watched at <name>-view
+
 # One element from each GStreamer package the server needs, to name what is missing.
 _ELEMENTS = {
     "decodebin": "gstreamer1.0-plugins-base",
@@ -68,11 +70,21 @@ class Emulator:
         port: int = 8554,
         host: str = "127.0.0.1",
         names: Sequence[str | None] | None = None,
+        ingest: Sequence[str] = (),
     ) -> None:
-        if not clips:
-            raise ConfigError("the emulator needs at least one clip")
+        if not clips and not ingest:
+            raise ConfigError("the emulator needs at least one clip or ingest mount")
         self.clips = [Path(clip).expanduser().resolve() for clip in clips]
         self.names = _mount_names(self.clips, names)
+        self.ingest = list(ingest)
+        taken = set(self.names)
+        for name in self.ingest:
+            if not _MOUNT_NAME.fullmatch(name) or name in taken or name + VIEW_SUFFIX in taken:
+                raise ConfigError(
+                    f"ingest mount '{name}': use letters, digits, '.', '_' or '-', "
+                    "and a name no other mount has"
+                )
+            taken.update((name, name + VIEW_SUFFIX))
         self.port = port
         self.host = host
         self._mounts: dict[str, Mount] = {}
@@ -82,6 +94,11 @@ class Emulator:
     def urls(self) -> dict[str, str]:
         """Each mount's URL by name; the port is known once started when it was 0."""
         return {name: self._url(name) for name in self.names}
+
+    @property
+    def ingest_urls(self) -> dict[str, tuple[str, str]]:
+        """Each ingest mount's (push URL, view URL): push H.264 to one, watch the other."""
+        return {name: (self._url(name), self._url(name + VIEW_SUFFIX)) for name in self.ingest}
 
     @property
     def mounts(self) -> dict[str, Mount]:
@@ -106,7 +123,10 @@ class Emulator:
                 raise SourceError(f"{clip}: no such clip to emulate")
         deadline = time.monotonic() + timeout
         mounts = [{"name": n, "clip": str(c)} for n, c in zip(self.names, self.clips, strict=True)]
-        spec = {"host": self.host, "port": self.port, "mounts": mounts, "timeout": timeout}
+        spec = {
+            "host": self.host, "port": self.port, "mounts": mounts, "ingest": self.ingest,
+            "timeout": timeout,
+        }  # fmt: skip
         # The child must run this very copy of aistack, installed or not.
         path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)))
@@ -123,7 +143,7 @@ class Emulator:
                 name: Mount(name, clip, self._url(name), **ready["mounts"][name])
                 for name, clip in zip(self.names, self.clips, strict=True)
             }
-            for name in self.names:
+            for name in [*self.names, *(n + VIEW_SUFFIX for n in self.ingest)]:
                 self._await_describe(name, deadline, timeout)
         except BaseException:
             self.kill()

@@ -11,13 +11,15 @@ from types import FrameType
 from typing import Any
 
 from aistack.emulator import Emulator
-from aistack.errors import SourceError
+from aistack.errors import ConfigError, SourceError
 
 _EPILOG = """\
 examples:
   aistack emulate clip.mp4                      rtsp://127.0.0.1:8554/clip
   aistack emulate door=a.mp4 street=b.mp4       two cameras: .../door and .../street
   aistack emulate clip.mp4 --port 0             any free port (printed)
+  aistack emulate clip.mp4 --ingest annotated   also a mount to push to (RTSP RECORD):
+                                                push to .../annotated, watch .../annotated-view
 
 Each clip plays in a loop at its own frame rate, as a live camera that never ends. Every
 reader of a mount sees the same picture. Readers open fastest over TCP, e.g.
@@ -35,19 +37,26 @@ def add_emulate_parser(
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     emulate.add_argument(
-        "clips", nargs="+", metavar="[NAME=]CLIP",
+        "clips", nargs="*", metavar="[NAME=]CLIP",
         help="a video file; the mount's name is NAME, or else the file's stem",
     )  # fmt: skip
     emulate.add_argument("--port", type=int, default=8554,
                          help="RTSP port (default 8554; 0 picks a free one)")  # fmt: skip
     emulate.add_argument("--host", default="127.0.0.1",
                          help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")  # fmt: skip
+    emulate.add_argument(
+        "--ingest", action="append", default=[], metavar="NAME",
+        help="a mount that takes a pushed stream (e.g. `aistack run` with live_view.push_url) "
+        "at .../NAME, watched at .../NAME-view; repeat for more",
+    )  # fmt: skip
     return emulate
 
 
 def run_emulate(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; exit 0 then, or raise SourceError if the server dies."""
     clips, names = _split_names(args.clips)
+    if not clips and not args.ingest:
+        raise ConfigError("aistack emulate: give at least one CLIP or --ingest NAME")
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -55,11 +64,16 @@ def run_emulate(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Emulator(clips, port=args.port, host=args.host, names=names) as emulator:
+        with Emulator(
+            clips, port=args.port, host=args.host, names=names, ingest=args.ingest
+        ) as emulator:
             for mount in emulator.mounts.values():
                 print(mount.url, flush=True)
                 print(f"aistack: {mount.name}: {mount.clip} ({mount.width}x{mount.height}, "
                       f"{mount.fps:g} fps, looping)", file=sys.stderr)  # fmt: skip
+            for name, (push, view) in emulator.ingest_urls.items():
+                print(view, flush=True)
+                print(f"aistack: {name}: push to {push}, watch {view}", file=sys.stderr)
             print("aistack: serving; stop with Ctrl-C", file=sys.stderr, flush=True)
             while not stopping.wait(0.5):
                 if not emulator.running:

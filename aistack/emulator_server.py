@@ -21,6 +21,7 @@ from aistack.emulator import (
     _PIP_BUILD_APT,
     APT_PACKAGES,
     PIP_REQUIREMENT,
+    VIEW_SUFFIX,
 )
 from aistack.errors import SourceError
 
@@ -60,6 +61,9 @@ def _gstreamer() -> _Gi:
     if missing:
         raise SourceError(f"the RTSP emulator needs: apt-get install {' '.join(sorted(missing))}")
     return _Gi(Gst, GLib, GstRtsp, GstRtspServer)
+
+
+_INGEST_FPS = Fraction(10)  # the view's rate; pushed frames are repeated or dropped to it
 
 
 def _mount_launch(channel: str, fps: Fraction) -> str:
@@ -104,6 +108,8 @@ class _Server:
                     f"the RTSP emulator cannot listen on {where}: {reason} "
                     "(choose another port, or 0 for a free one)"
                 ) from None
+            for index, name in enumerate(self.spec.get("ingest", [])):
+                self._add_ingest(index, name)
             port = self.server.get_bound_port()
             for mount in self.spec["mounts"]:
                 self._hold_prepared(port, mount["name"])
@@ -157,6 +163,29 @@ class _Server:
         self.server.get_mount_points().add_factory(f"/{mount['name']}", factory)
         width, height = caps.get_int("width")[1], caps.get_int("height")[1]
         return {"fps": round(float(fps), 3), "width": width, "height": height}
+
+    def _add_ingest(self, index: int, name: str) -> None:
+        """A mount that takes a pushed H.264 stream (RTSP RECORD), and one to watch it.
+
+        A RECORD mount cannot be played, so what arrives goes into a video channel
+        that a second, ordinary mount (`<name>-view`) encodes for readers. Until
+        something is pushed, readers of the view get black 320x240 frames. The view
+        is not held prepared: its encoder would fix that size before a push began.
+        """
+        server = self.gi.GstRtspServer
+        channel = f"aistack-ingest-{index}"
+        record = server.RTSPMediaFactory.new()
+        record.set_transport_mode(server.RTSPTransportMode.RECORD)
+        record.set_launch(
+            f"( rtph264depay name=depay0 ! h264parse ! avdec_h264 ! videoconvert ! "
+            f"intervideosink channel={channel} )"
+        )
+        view = server.RTSPMediaFactory.new()
+        view.set_launch(_mount_launch(channel, _INGEST_FPS))
+        view.set_shared(True)
+        mounts = self.server.get_mount_points()
+        mounts.add_factory(f"/{name}", record)
+        mounts.add_factory(f"/{name}{VIEW_SUFFIX}", view)
 
     def _seek_start(self, pipeline: Any, flags: Any) -> None:
         Gst = self.gi.Gst

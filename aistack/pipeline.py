@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
@@ -21,22 +20,20 @@ from aistack.analytics.lines import LineTotals
 from aistack.annotate import FrameAnnotator
 from aistack.camera import CameraAnalytics, FrameResult
 from aistack.config import AppConfig, CameraConfig
-from aistack.detect import Detector, load_detector
+from aistack.detect import Detector, load_detector, plan_lanes
 from aistack.errors import AistackError, SourceError
 from aistack.metrics import PipelineMetrics
+from aistack.pipeline_stages import DetectedBatch, StagedDetection
 from aistack.redact import redact_url
 from aistack.sinks.snapshots import SnapshotWriter
+from aistack.sinks.writer import EventSink, SinkWriter
 from aistack.sources.feeds import Backoff, FileFeed, StreamFeed
 from aistack.sources.video import open_source
-from aistack.types import Event, Frame, Image
+from aistack.types import Frame, Image
 
 log = logging.getLogger("aistack.pipeline")
 
 Feed = FileFeed | StreamFeed
-
-
-class EventSink(Protocol):
-    def write(self, events: Sequence[Event]) -> None: ...
 
 
 @dataclass
@@ -95,69 +92,6 @@ class RunSummary:
         return result
 
 
-class _SinkWriter(threading.Thread):
-    """Feeds events to one sink off the counting path; failures are counted, not raised."""
-
-    def __init__(self, name: str, sink: EventSink, metrics: PipelineMetrics, size: int = 10_000):
-        super().__init__(name=f"sink-{name}", daemon=True)
-        self.sink_name = name
-        self.sink = sink
-        self.pending: queue.Queue[list[Event] | None] = queue.Queue(maxsize=size)
-        self._metrics = metrics
-        self._reported_errors = 0
-        metrics.sink_errors.labels(name)  # export 0 before the first failure
-
-    def submit(self, events: list[Event]) -> None:
-        try:
-            self.pending.put_nowait(events)
-        except queue.Full:
-            self._metrics.sink_errors.labels(self.sink_name).inc()
-            log.warning("sink %s is too slow; %d events not written", self.sink_name, len(events))
-
-    def run(self) -> None:
-        while True:
-            try:
-                batch = self.pending.get(timeout=1.0)
-            except queue.Empty:
-                self._report()  # a remote sink's outage shows even when nothing is counted
-                continue
-            if batch is None:
-                self._report()
-                return
-            while len(batch) < 5000:  # coalesce what is already waiting into one transaction
-                try:
-                    more = self.pending.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._write(batch)
-                    return
-                batch = batch + more
-            self._write(batch)
-            self._report()
-
-    def _report(self) -> None:
-        """Copy a buffering sink's own delivery errors and backlog into the metrics."""
-        errors = getattr(self.sink, "errors", None)
-        if isinstance(errors, int) and errors > self._reported_errors:
-            self._metrics.sink_errors.labels(self.sink_name).inc(errors - self._reported_errors)
-            self._reported_errors = errors
-        pending = getattr(self.sink, "pending", None)
-        if isinstance(pending, int):
-            self._metrics.spool_pending.labels(self.sink_name).set(pending)
-
-    def _write(self, batch: list[Event]) -> None:
-        try:
-            self.sink.write(batch)
-        except Exception as error:
-            self._metrics.sink_errors.labels(self.sink_name).inc()
-            log.error("sink %s failed to write %d events: %s", self.sink_name, len(batch), error)
-
-    def close(self) -> None:
-        self.pending.put(None)
-        self.join(timeout=30)
-
-
 class Pipeline:
     """Runs every camera of a config through one detector until the sources end or stop().
 
@@ -182,7 +116,12 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.metrics = metrics or PipelineMetrics()
-        self.detector = detector or load_detector(config.detector)
+        if detector is None:
+            self.lanes, threads = plan_lanes(config.detector, config.pipeline.lanes)
+            detector = load_detector(config.detector.model_copy(update={"threads": threads}))
+        else:  # its threads are already chosen; more lanes only if asked
+            self.lanes = config.pipeline.lanes or 1
+        self.detector = detector
         self.sinks = sinks or {}
         self.pace = pace
         self.progress = progress
@@ -226,7 +165,7 @@ class Pipeline:
         self._arrivals.set()
 
     def run(self) -> RunSummary:
-        writers = [_SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
+        writers = [SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
         for thread in [*self.feeds, *writers]:
             thread.start()
         total = (
@@ -243,11 +182,12 @@ class Pipeline:
         snapshot: Image | None = None
         best = -1
         annotator = FrameAnnotator() if self.keep_snapshot else None
+        stages = StagedDetection(
+            self.detector, self._batches(), self._stop, self.max_frames, self.lanes
+        )
         try:
-            for batch in self._batches():
-                if self.max_frames is not None:
-                    batch = batch[: self.max_frames - frames]
-                for result in self._process(batch):
+            for detected in stages:
+                for result in self._process(detected):
                     per_camera[result.frame.camera] += 1
                     if result.events:
                         for writer in writers:
@@ -261,10 +201,8 @@ class Pipeline:
                             result.frame.image, result.detections,
                             camera.line_totals(), camera.zone_view(), result.postures,
                         )  # fmt: skip
-                frames += len(batch)
-                bar.update(len(batch))
-                if self.max_frames is not None and frames >= self.max_frames:
-                    break
+                frames += len(detected.frames)
+                bar.update(len(detected.frames))
         finally:
             self.stop()
             bar.close()
@@ -355,12 +293,11 @@ class Pipeline:
         ]
         return dataclasses.replace(result, events=events)
 
-    def _process(self, batch: list[Frame]) -> list[FrameResult]:
-        started = time.perf_counter()
-        detections = self.detector.detect([f.image for f in batch])
+    def _process(self, detected: DetectedBatch) -> list[FrameResult]:
         self.metrics.inference_seconds.labels(type(self.detector).__name__).observe(
-            time.perf_counter() - started
+            detected.inference_seconds
         )
+        batch, detections = detected.frames, detected.detections
         results = []
         for frame, found in zip(batch, detections, strict=True):
             camera = self._analytics(frame)

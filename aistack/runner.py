@@ -10,16 +10,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from aistack.camera import FrameResult
 from aistack.config import AppConfig
 from aistack.config_file import load_config
 from aistack.errors import ConfigError
 from aistack.gpu import register_gpu_metrics
 from aistack.live_view import LiveView
 from aistack.metrics import MetricsServer, PipelineMetrics
-from aistack.pipeline import EventSink, Pipeline, RunSummary
+from aistack.pipeline import Pipeline, RunSummary
+from aistack.redact import redact_url
+from aistack.rtsp_push import RtspPublisher
 from aistack.sharding import Shard, select_cameras, shard_from_env, statefulset_replicas
 from aistack.sinks.influx import InfluxSink
 from aistack.sinks.sqlite import SqliteSink
+from aistack.sinks.writer import EventSink
 
 log = logging.getLogger("aistack.run")
 
@@ -76,8 +80,20 @@ def run_config(
                 supervise=True,
                 progress=progress,
             )
-            if view is not None:
-                pipeline.on_result = view.observer(pipeline.cameras)
+            observers = [] if view is None else [view.observer(pipeline.cameras)]
+            if config.live_view.push_url is not None:
+                if len(config.cameras) > 1 and "{camera}" not in config.live_view.push_url:
+                    raise ConfigError(
+                        "live_view.push_url: with several cameras put '{camera}' in it, "
+                        "so each camera pushes to its own mount"
+                    )
+                publisher = stack.enter_context(
+                    RtspPublisher(config.live_view.push_url, config.live_view.fps)
+                )
+                observers.append(publisher.observer(pipeline.cameras))
+                log.info("pushing annotated video to %s", redact_url(config.live_view.push_url))
+            if observers:
+                pipeline.on_result = _all_of(observers)
             if on_start is not None:
                 on_start(pipeline.stop)
             _watch_shard(shard, pipeline.stop)
@@ -88,6 +104,17 @@ def run_config(
     finally:
         if server is not None:
             server.stop()
+
+
+def _all_of(observers: list[Callable[[FrameResult], None]]) -> Callable[[FrameResult], None]:
+    if len(observers) == 1:
+        return observers[0]
+
+    def observe(result: FrameResult) -> None:
+        for observer in observers:
+            observer(result)
+
+    return observe
 
 
 def _watch_shard(shard: Shard | None, stop: Callable[[], None], every: float = 30.0) -> None:

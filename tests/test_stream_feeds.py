@@ -116,8 +116,11 @@ class _SlowDetector:
         self.delay = delay
         self.class_names = inner.class_names
 
+        self.started: dict[int, float] = {}  # picture id -> when the consumer picked it up
+
     def detect(self, images: Sequence[Image]) -> list[Detections]:
-        self.started = time.time()  # when the consumer picked the batch up
+        now = time.time()
+        self.started.update((id(image), now) for image in images)
         time.sleep(self.delay)
         return self.inner.detect(images)
 
@@ -141,7 +144,9 @@ def test_a_slow_consumer_always_works_on_fresh_frames(tmp_path: Path) -> None:
     slow = _SlowDetector(load_detector(DetectorConfig()), 3 * interval)
     pipeline = Pipeline(
         config, detector=slow, metrics=metrics, supervise=True,
-        on_result=lambda result: ages.append(slow.started - result.frame.timestamp),
+        on_result=lambda result: ages.append(
+            slow.started[id(result.frame.image)] - result.frame.timestamp
+        ),
     )  # fmt: skip
     timer = threading.Timer(6.0, pipeline.stop)
     timer.start()

@@ -20,6 +20,8 @@ from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["NanoDetDetector"]
 
+_Raw = tuple[list[Any], tuple[int, int]]  # one picture's model outputs and its width, height
+
 # NanoDet's training normalisation, in BGR order (the model reads BGR).
 _MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 _STD = np.array([57.375, 57.12, 58.395], np.float32)
@@ -74,21 +76,28 @@ class NanoDetDetector:
         self._strides = np.concatenate(
             [np.full(len(level.centres), level.stride, np.float32) for level in self._levels]
         )
-        self._blob = np.empty((1, 3, height, width), np.float32)  # reused for every frame
         self._scale = (1.0 / _STD).astype(np.float32)
         self._offset = (-_MEAN / _STD).astype(np.float32)
         self._bin_values = np.arange(_REG_BINS, dtype=np.float32)
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:
         """Detect objects in each BGR image; boxes are in that image's own pixels."""
-        # The converted graph has a fixed batch of 1, so frames run one by one.
-        return [self._detect_one(image) for image in images]
+        return self.finish(self.infer(self.prepare(images)))
 
-    def _detect_one(self, image: Image) -> Detections:
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"NanoDetDetector needs HxWx3 BGR images, got shape {image.shape}")
-        self._preprocess(image)
-        outputs = self._session.run(None, {self._input_name: self._blob})
+    def prepare(self, images: Sequence[Image]) -> list[tuple[FloatArray, tuple[int, int]]]:
+        """Each picture as its own [1, 3, H, W] blob, with its original width and height."""
+        return [(self._preprocess(image), (image.shape[1], image.shape[0])) for image in images]
+
+    def infer(self, prepared: list[tuple[FloatArray, tuple[int, int]]]) -> list[_Raw]:
+        # The converted graph has a fixed batch of 1, so pictures run one by one.
+        return [
+            (self._session.run(None, {self._input_name: blob}), size) for blob, size in prepared
+        ]
+
+    def finish(self, raw: list[_Raw]) -> list[Detections]:
+        return [self._decode_outputs(outputs, *size) for outputs, size in raw]
+
+    def _decode_outputs(self, outputs: list[FloatArray], width: int, height: int) -> Detections:
         scores = np.concatenate([outputs[level.scores][0] for level in self._levels])
         if self._classes is not None:
             scores = scores[:, self._classes]
@@ -103,7 +112,7 @@ class NanoDetDetector:
             top = np.argpartition(-confidence, _MAX_CANDIDATES)[:_MAX_CANDIDATES]
             keep, best, confidence = keep[top], best[top], confidence[top]
         bins = np.concatenate([outputs[level.boxes][0] for level in self._levels])[keep]
-        xyxy = self._decode(bins, keep, image.shape[1], image.shape[0])
+        xyxy = self._decode(bins, keep, width, height)
         class_id = best if self._classes is None else self._classes[best]
         chosen = self._suppress(xyxy, confidence, class_id)
         return Detections(
@@ -113,16 +122,21 @@ class NanoDetDetector:
             class_names=COCO_CLASSES,
         )
 
-    def _preprocess(self, image: Image) -> None:
+    def _preprocess(self, image: Image) -> FloatArray:
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"NanoDetDetector needs HxWx3 BGR images, got shape {image.shape}")
         # Stretch to the input size: on vtest.mp4 it found as many people as a
         # letterbox with fewer false ones (docs/models.md).
         resized = cv2.resize(image, self._input_size, interpolation=cv2.INTER_LINEAR)
         # (pixel - mean) / std as one multiply-add per channel, written straight
         # into the NCHW blob: 5x faster than normalising HWC and transposing.
+        # A fresh blob per picture: the next one is prepared while this one runs.
+        blob = np.empty((1, 3, self._input_size[1], self._input_size[0]), np.float32)
         for channel, plane in enumerate(cv2.split(resized)):
-            target = self._blob[0, channel]
+            target = blob[0, channel]
             np.multiply(plane, self._scale[channel], out=target, dtype=np.float32)
             target += self._offset[channel]
+        return blob
 
     def _decode(
         self, bins: FloatArray, anchors: npt.NDArray[np.intp], width: int, height: int

@@ -24,6 +24,10 @@ from aistack.types import Detections, Image
 PAD_VALUE = 114  # the grey Ultralytics pads with; the model was trained on it
 STRIDE = 32  # YOLOv8's largest stride: input sides must be multiples of it
 
+# An array for one session call (its input, then its output), with each picture's
+# letterbox (scale, left, top) and original (height, width).
+_Prepared = tuple[npt.NDArray[np.float32], list[tuple[float, int, int]], list[tuple[int, ...]]]
+
 
 def _class_names(session: Any) -> tuple[str, ...]:
     metadata = session.get_modelmeta().custom_metadata_map
@@ -79,17 +83,37 @@ class YoloOnnxDetector:
         self._keep = None if classes is None else np.asarray(list(classes), np.int64)
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:
+        return self.finish(self.infer(self.prepare(images)))
+
+    def prepare(self, images: Sequence[Image]) -> list[_Prepared]:
+        """Letterboxed blobs in groups of what one session call takes, with their geometry."""
         if not images:
             return []
-        if self._fixed_batch == 1 and len(images) > 1:
-            return [self.detect([image])[0] for image in images]
-        shapes = {image.shape[:2] for image in images}
-        rectangular = self._rectangular and len(shapes) == 1  # a batch shares one shape
-        blobs, scales = zip(*(self._letterbox(image, rectangular) for image in images), strict=True)
-        batch = np.stack(blobs)
-        output = self._session.run(None, {self._input: batch})[0]
+        groups = (
+            [[image] for image in images] if self._fixed_batch == 1 else [list(images)]
+        )  # fmt: skip
+        prepared = []
+        for group in groups:
+            shapes = {image.shape[:2] for image in group}
+            rectangular = self._rectangular and len(shapes) == 1  # a batch shares one shape
+            blobs, scales = zip(
+                *(self._letterbox(image, rectangular) for image in group), strict=True
+            )
+            sizes = [image.shape[:2] for image in group]
+            prepared.append((np.stack(blobs), list(scales), sizes))
+        return prepared
+
+    def infer(self, prepared: list[_Prepared]) -> list[_Prepared]:
         return [
-            self._decode(output[i], scales[i], image.shape[:2]) for i, image in enumerate(images)
+            (self._session.run(None, {self._input: batch})[0], scales, sizes)
+            for batch, scales, sizes in prepared
+        ]
+
+    def finish(self, raw: list[_Prepared]) -> list[Detections]:
+        return [
+            self._decode(output[i], scales[i], sizes[i])
+            for output, scales, sizes in raw
+            for i in range(len(sizes))
         ]
 
     def _letterbox(

@@ -1,0 +1,125 @@
+"""Detection on worker threads: lanes keep each camera's order, errors reach the caller."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aistack.config import AppConfig, DetectorConfig
+from aistack.demo import DEMO_CLIP
+from aistack.detect import load_detector, plan_lanes
+from aistack.detect.base import StagedDetector
+from aistack.detect.nanodet import NanoDetDetector
+from aistack.pipeline import Pipeline
+from aistack.pipeline_stages import StagedDetection
+from aistack.types import Detections, Frame, Image
+
+
+def _config(cameras: int, lanes: int) -> AppConfig:
+    return AppConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "name": f"cam{i}",
+                    "source": {"uri": str(DEMO_CLIP)},
+                    "lines": [{"name": "walkway", "points": [0.62, 0.8, 0.62, 0.3]}],
+                }
+                for i in range(cameras)
+            ],
+            "metrics": {"enabled": False},
+            "pipeline": {"lanes": lanes, "batch_size": cameras},
+        }
+    )
+
+
+def _events(config: AppConfig, detector: NanoDetDetector) -> list[tuple[str, int, str, str]]:
+    seen: list[tuple[str, int, str, str]] = []
+    pipeline = Pipeline(
+        config, detector=detector, pace="unpaced", max_frames=600,
+        on_result=lambda r: seen.extend(
+            (e.camera, e.frame_index, e.counter, e.direction) for e in r.events
+        ),
+    )  # fmt: skip
+    pipeline.run()
+    return seen
+
+
+def test_lanes_count_exactly_what_one_lane_counts() -> None:
+    # Two model lanes finish frames out of order; the counter must still see each
+    # camera's frames in order, so every event is the same, in the same order.
+    detector = NanoDetDetector(threads=1)
+    one = _events(_config(2, 1), detector)
+    two = _events(_config(2, 2), detector)
+    assert len(one) > 0
+    assert two == one
+    assert {camera for camera, *_ in one} == {"cam0", "cam1"}
+
+
+def test_lanes_are_chosen_for_the_cores() -> None:
+    onnx = DetectorConfig()
+    assert plan_lanes(onnx, None, cores=2) == (2, 1)
+    assert plan_lanes(onnx, None, cores=16) == (2, 8)
+    assert plan_lanes(onnx, None, cores=1) == (1, 1)
+    assert plan_lanes(onnx.model_copy(update={"threads": 2}), None, cores=2) == (1, 2)
+    assert plan_lanes(onnx, 3, cores=6) == (3, 2)
+    # Backends that run whole in one call, and GPUs, keep one lane and their threads.
+    assert plan_lanes(DetectorConfig(type="movenet"), None, cores=8) == (1, None)
+    assert plan_lanes(onnx.model_copy(update={"device": "cuda:0"}), None, cores=8) == (1, None)
+
+
+def test_a_pipeline_builds_its_detector_with_planned_threads() -> None:
+    pipeline = Pipeline(_config(1, 2))
+    assert pipeline.lanes == 2
+    assert isinstance(pipeline.detector, StagedDetector)
+
+
+class _Refusing:
+    """A real detector that refuses the Nth picture, as a corrupt frame would make it."""
+
+    def __init__(self, inner: NanoDetDetector, bad: int) -> None:
+        self.inner, self.bad, self.calls = inner, bad, 0
+        self.class_names = inner.class_names
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        self.calls += 1
+        if self.calls == self.bad:
+            return self.inner.detect([np.zeros((4, 4), np.uint8)])  # not HxWx3
+        return self.inner.detect(images)
+
+
+def test_a_detector_error_reaches_the_caller_and_stops_the_threads() -> None:
+    detector = _Refusing(load_detector(DetectorConfig()), bad=5)  # type: ignore[arg-type]
+    pipeline = Pipeline(_config(1, 1), detector=detector, pace="unpaced")
+    with pytest.raises(ValueError, match="HxWx3"):
+        pipeline.run()
+    assert not [t for t in threading.enumerate() if t.name.startswith("aistack-")]
+
+
+def test_leaving_early_stops_the_stages() -> None:
+    detector = load_detector(DetectorConfig())
+    stop = threading.Event()
+    image = np.zeros((120, 160, 3), np.uint8)
+    frames = (
+        [Frame("cam", index, float(index), image)] for index in range(10_000)
+    )  # fmt: skip
+    stages = StagedDetection(detector, frames, stop, lanes=2)
+    for index, detected in enumerate(stages):
+        assert detected.frames[0].index == index
+        if index == 5:
+            break
+    assert stop.is_set()
+    assert not [t for t in threading.enumerate() if t.name.startswith("aistack-")]
+
+
+def test_the_limit_caps_the_frames_taken(tmp_path: Path) -> None:
+    detector = load_detector(DetectorConfig())
+    image = np.zeros((120, 160, 3), np.uint8)
+    frames = (
+        [Frame("cam", i, float(i), image), Frame("cam", i, float(i), image)] for i in range(99)
+    )
+    taken = [len(d.frames) for d in StagedDetection(detector, frames, threading.Event(), limit=7)]
+    assert sum(taken) == 7

@@ -253,8 +253,8 @@ class PipelineSettings(Strict):
     buffer_size: int = Field(default=1, ge=1, description="newest frames kept per live camera")
     lanes: int | None = Field(
         default=None, ge=1, le=16,
-        description="model calls run side by side (onnx backend); unset: two on CPU, each "
-        "with half the cores as `detector.threads`",
+        description="model calls run side by side (onnx backend); unset: on CPU, one "
+        "single-thread lane per core plus one (at most 4)",
     )  # fmt: skip
     max_frame_age: float = Field(
         default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"
@@ -312,4 +312,10 @@ class AppConfig(Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"camera names must be unique, repeated: {duplicates}")
+        push = self.live_view.push_url
+        if push is not None and len(names) > 1 and "{camera}" not in push:
+            raise ValueError(
+                "live_view.push_url: with several cameras put '{camera}' in it, "
+                "so each camera pushes to its own mount"
+            )
         return self

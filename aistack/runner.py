@@ -82,11 +82,6 @@ def run_config(
             )
             observers = [] if view is None else [view.observer(pipeline.cameras)]
             if config.live_view.push_url is not None:
-                if len(config.cameras) > 1 and "{camera}" not in config.live_view.push_url:
-                    raise ConfigError(
-                        "live_view.push_url: with several cameras put '{camera}' in it, "
-                        "so each camera pushes to its own mount"
-                    )
                 publisher = stack.enter_context(
                     RtspPublisher(config.live_view.push_url, config.live_view.fps)
                 )

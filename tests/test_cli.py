@@ -141,3 +141,19 @@ def test_demo_writes_a_report_and_a_store(tmp_path: Path) -> None:
         crossings = db.execute("SELECT COUNT(*) FROM events WHERE kind='crossing'").fetchone()[0]
     assert crossings > 0
     assert (tmp_path / "demo" / "annotated.jpg").stat().st_size > 10_000
+
+
+def test_one_push_url_for_several_cameras_is_one_line(short_clip: Path, tmp_path: Path) -> None:
+    config = tmp_path / "two.yaml"
+    config.write_text(
+        "cameras:\n"
+        f"  - {{name: a, source: {{uri: '{short_clip}'}}}}\n"
+        f"  - {{name: b, source: {{uri: '{short_clip}'}}}}\n"
+        "metrics: {enabled: false}\n"
+        f"store: {{path: '{tmp_path / 'events.sqlite'}'}}\n"
+        "live_view: {push_url: 'rtsp://127.0.0.1:8554/annotated'}\n"
+    )
+    result = aistack("run", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "'{camera}'" in result.stderr

@@ -61,9 +61,10 @@ def test_lanes_count_exactly_what_one_lane_counts() -> None:
 
 def test_lanes_are_chosen_for_the_cores() -> None:
     onnx = DetectorConfig()
-    assert plan_lanes(onnx, None, cores=2) == (2, 1)
-    assert plan_lanes(onnx, None, cores=16) == (2, 8)
-    assert plan_lanes(onnx, None, cores=1) == (1, 1)
+    assert plan_lanes(onnx, None, cores=2) == (3, 1)
+    assert plan_lanes(onnx, None, cores=1) == (2, 1)
+    assert plan_lanes(onnx, None, cores=4) == (4, 1)
+    assert plan_lanes(onnx, None, cores=16) == (4, 4)
     assert plan_lanes(onnx.model_copy(update={"threads": 2}), None, cores=2) == (1, 2)
     assert plan_lanes(onnx, 3, cores=6) == (3, 2)
     # Backends that run whole in one call, and GPUs, keep one lane and their threads.
@@ -72,8 +73,8 @@ def test_lanes_are_chosen_for_the_cores() -> None:
 
 
 def test_a_pipeline_builds_its_detector_with_planned_threads() -> None:
-    pipeline = Pipeline(_config(1, 2))
-    assert pipeline.lanes == 2
+    pipeline = Pipeline(_config(1, 3))
+    assert pipeline.lanes == 3
     assert isinstance(pipeline.detector, StagedDetector)
 
 

@@ -114,3 +114,14 @@ def test_bad_push_settings_are_config_errors() -> None:
         RtspPublisher("http://127.0.0.1/x")
     with pytest.raises(ConfigError, match="fps"):
         RtspPublisher("rtsp://127.0.0.1/x", fps=0)
+
+
+def test_bad_ingest_names_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="ingest mount 'a b'"):
+        Emulator([], ingest=["a b"])
+    with pytest.raises(ConfigError, match="no other mount has"):
+        Emulator([DEMO_CLIP], names=["door"], ingest=["door"])
+    with pytest.raises(ConfigError, match="no other mount has"):
+        Emulator([DEMO_CLIP], names=["door-view"], ingest=["door"])
+    with pytest.raises(ConfigError, match="at least one clip or ingest"):
+        Emulator([])

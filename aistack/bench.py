@@ -17,6 +17,7 @@ import cv2
 import psutil
 from tqdm import tqdm
 
+from aistack.bench_usage import SuiteUsage
 from aistack.config import AppConfig, DetectorConfig
 from aistack.demo import DEMO_CLIP
 from aistack.detect import Detector, load_detector
@@ -175,8 +176,11 @@ def run_bench(
         "memory": lambda: rss_growth(clip, 500 if quick else 10_000),
     }
     results: dict[str, Any] = {}
+    sample_gpu = gpu_readings if gpu_readings() is not None else None
     for suite in tqdm(suites, desc="aistack bench", unit="suite", leave=False):
-        results[suite] = runners[suite]()
+        with SuiteUsage(sample_gpu) as usage:
+            results[suite] = runners[suite]()
+        results[suite]["usage"] = usage.summary()
         gpus = gpu_readings()  # right after the suite, while the GPU is still warm
         if gpus is not None:
             results[suite]["gpus"] = gpus
@@ -243,7 +247,9 @@ def _markdown(data: dict[str, Any]) -> str:
             row = r[streams]
             lines.append(
                 f"| aistack / Ultralytics ObjectCounter, {streams.replace('_', ' ')} "
-                f"({r['model']}) | {row['aistack_fps']} / {row['ultralytics_fps']} fps "
+                f"({r['model']}; peak RSS {row['aistack_peak_rss_mb']:g} / "
+                f"{row['ultralytics_peak_rss_mb']:g} MB) "
+                f"| {row['aistack_fps']} / {row['ultralytics_fps']} fps "
                 f"| **{row['ratio']}** | ≥ {row['target']} |"
             )
     if "memory" in results:
@@ -268,6 +274,26 @@ def _markdown(data: dict[str, Any]) -> str:
             else influx["skipped"]
         )  # fmt: skip
         lines.append(f"| InfluxDB sink, end to end | {measured} | | ≥ 50,000/s |")
+    lines += [
+        "",
+        "What each suite cost (this process and its child processes together; 200 % = two "
+        "cores busy):",
+        "",
+        "| suite | seconds | CPU % | peak RSS MB | GPU peak |",
+        "|---|---|---|---|---|",
+    ]
+    for suite, result in results.items():
+        usage = result.get("usage")
+        if usage is None:
+            continue
+        gpu = "; ".join(
+            f"{name}: " + ", ".join(f"{key} {value:g}" for key, value in peak.items())
+            for name, peak in usage.get("gpu_peak", {}).items()
+        ) or "none"  # fmt: skip
+        lines.append(
+            f"| {suite} | {usage['seconds']} | {usage['cpu_percent']} | {usage['peak_rss_mb']} "
+            f"| {gpu} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,7 @@ import io
 import logging
 import multiprocessing
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -73,11 +74,18 @@ def _baseline_worker(model: str, clip: str, frames: int, start: Any, results: An
             continue
         counter(image.copy())  # it draws on the frame it is given
         done += 1
-    results.put((began, time.perf_counter(), done))
+    results.put((began, time.perf_counter(), done, _peak_rss_mb()))
 
 
-def _aistack_worker(model: str, clip: str, frames: int, cameras: int) -> tuple[float, float]:
-    """aistack's FPS over `cameras` copies of the clip in one process, and boxes per frame."""
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _aistack_worker(model: str, clip: str, frames: int, cameras: int, results: Any) -> None:
+    """aistack over `cameras` copies of the clip in one fresh process, as a user runs it.
+
+    Puts its FPS, the boxes per frame and the process's peak RSS in MB on `results`.
+    """
     config = AppConfig.model_validate(
         {
             "cameras": [
@@ -111,10 +119,24 @@ def _aistack_worker(model: str, clip: str, frames: int, cameras: int) -> tuple[f
     capture.release()
     began = time.perf_counter()
     summary = pipeline.run()
-    return summary.frames / (time.perf_counter() - began), sum(boxes) / max(1, len(boxes))
+    fps = summary.frames / (time.perf_counter() - began)
+    results.put((fps, sum(boxes) / max(1, len(boxes)), _peak_rss_mb()))
 
 
-def _baseline(model: Path, clip: Path, frames: int, streams: int) -> float:
+def _aistack(model: Path, clip: Path, frames: int, streams: int) -> tuple[float, float, float]:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    worker = context.Process(
+        target=_aistack_worker, args=(str(model), str(clip), frames, streams, results)
+    )
+    worker.start()
+    fps, boxes, rss = results.get(timeout=900)
+    worker.join(timeout=60)
+    return float(fps), float(boxes), float(rss)
+
+
+def _baseline(model: Path, clip: Path, frames: int, streams: int) -> tuple[float, float]:
+    """ObjectCounter's aggregate FPS over `streams` processes, and their summed peak RSS."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(streams + 1)
     results = context.Queue()
@@ -130,8 +152,8 @@ def _baseline(model: Path, clip: Path, frames: int, streams: int) -> float:
     spans = [results.get(timeout=900) for _ in workers]
     for worker in workers:
         worker.join(timeout=60)
-    wall = max(end for _, end, _ in spans) - min(began for began, _, _ in spans)
-    return float(sum(n for _, _, n in spans) / wall)
+    wall = max(span[1] for span in spans) - min(span[0] for span in spans)
+    return float(sum(span[2] for span in spans) / wall), float(sum(span[3] for span in spans))
 
 
 def versus_ultralytics(
@@ -151,11 +173,14 @@ def versus_ultralytics(
             ours: list[float] = []
             theirs: list[float] = []
             for _ in range(rounds):
-                fps, boxes = _aistack_worker(str(onnx), str(clip), frames, streams)
+                fps, boxes, our_rss = _aistack(onnx, clip, frames, streams)
                 ours.append(fps)
-                theirs.append(_baseline(onnx, clip, frames, streams))
+                their_fps, their_rss = _baseline(onnx, clip, frames, streams)
+                theirs.append(their_fps)
             result[f"{streams}_stream"] = {
                 "boxes_per_frame": round(boxes, 1),
+                "aistack_peak_rss_mb": round(our_rss, 1),
+                "ultralytics_peak_rss_mb": round(their_rss, 1),
                 "aistack_fps": round(max(ours), 2),
                 "ultralytics_fps": round(max(theirs), 2),
                 "ratio": round(max(ours) / max(theirs), 3),

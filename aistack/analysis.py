@@ -7,6 +7,7 @@ so it draws the same whether the data came from SQLite, InfluxDB or Prometheus.
 from __future__ import annotations
 
 import math
+import textwrap
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -367,26 +368,30 @@ def bench_figure(ratios: pd.DataFrame) -> go.Figure:
     title = "Benchmarks against their targets"
     if ratios.empty:
         return _empty(title, "No benchmark with a target in these results")
+    columns = min(4, len(ratios))
+    grid_rows = -(-len(ratios) // columns)
     figure = make_subplots(
-        rows=1, cols=len(ratios), subplot_titles=[str(b) for b in ratios.index],
-        horizontal_spacing=0.35 / len(ratios),
+        rows=grid_rows, cols=columns, horizontal_spacing=0.3 / columns,
+        vertical_spacing=0.35 / grid_rows,
+        subplot_titles=["<br>".join(textwrap.wrap(str(b), 34)) for b in ratios.index],
     )  # fmt: skip
     rows = ratios.reset_index()
-    for column, row in enumerate(rows.itertuples(index=False), start=1):
+    for index, row in enumerate(rows.itertuples(index=False)):
+        place = {"row": index // columns + 1, "col": index % columns + 1}
         sign = "≥" if row.better == "higher" else "≤"
         figure.add_bar(
-            x=["measured"], y=[row.measured], row=1, col=column, showlegend=False,
+            x=["measured"], y=[row.measured], **place, showlegend=False,
             marker_color="#59a14f" if row.meets else "#e15759",
             text=[_number(row.measured)], textposition="auto",
             hovertemplate=f"%{{y:,.4g}} {row.unit}, target {sign} {row.target:,.4g}<extra></extra>",
         )  # fmt: skip
         figure.add_hline(
-            y=row.target, line_dash="dash", line_color="#1d2330", row=1, col=column,
+            y=row.target, line_dash="dash", line_color="#1d2330", **place,
             annotation_text=f"target {sign} {_number(row.target)}", annotation_position="top left",
         )  # fmt: skip
-        figure.update_yaxes(title_text=str(row.unit), rangemode="tozero", row=1, col=column)
+        figure.update_yaxes(title_text=str(row.unit), rangemode="tozero", **place)
     figure.update_annotations(font_size=12)
-    figure.update_layout(title=title, height=420, bargap=0.5)
+    figure.update_layout(title=title, height=120 + 330 * grid_rows, bargap=0.5)
     return figure
 
 

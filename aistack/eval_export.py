@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, write_to_textfile
 
 from aistack.errors import SinkError
 from aistack.evaluation import EvalResult, accuracy_figures, publish
-from aistack.sinks.influx import _DeliveryError, _escape_tag, _V1Writer, influx_token
+from aistack.sinks.influx_protocol import _DeliveryError, _escape_tag, _V1Writer, influx_token
 
 MEASUREMENT = "aistack_eval"
 

@@ -1,9 +1,9 @@
 """The monitoring stack (Prometheus, Alertmanager, node-exporter, InfluxDB) up, checked, down.
 
 Two modes: `compose` runs stack/docker-compose.yml when Docker Compose v2 and its daemon
-answer; `native` runs the same services from local binaries as detached daemons
-(`aistack.stack_native`). Either way a JSON state file under $AISTACK_HOME/stack/ says what
-runs, so `status` and `down` work from any later command.
+answer (`aistack.stack_compose`); `native` runs the same services from local binaries as
+detached daemons (`aistack.stack_native`). Either way a JSON state file under
+$AISTACK_HOME/stack/ says what runs, so `status` and `down` work from any later command.
 """
 
 from __future__ import annotations
@@ -12,30 +12,26 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from aistack import stack_native as native
 from aistack.config import default_data_dir
 from aistack.errors import AistackError, ConfigError
+from aistack.stack_compose import COMPOSE_MAIN_PORTS as COMPOSE_MAIN_PORTS  # re-exported
+from aistack.stack_compose import compose_argv, compose_command, compose_run, parse_compose_ps
 from aistack.stack_render import write_targets
+from aistack.stack_types import ServiceStatus, StackStatus
 
 Mode = Literal["auto", "native", "compose"]
 MODES = ("auto", "native", "compose")
 DEFAULT_TARGETS = ("127.0.0.1:9108",)  # `aistack run` serves /metrics there by default
 STATE_FILE = "state.json"
 STATE_VERSION = 1
-# The port whose URL `status` shows for a compose service that publishes several.
-COMPOSE_MAIN_PORTS = {
-    "prometheus": 9090, "alertmanager": 9093, "influxdb": 8086, "grafana": 3000,
-    "aistack": 9108, "mediamtx": 8554,
-}  # fmt: skip
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -46,55 +42,6 @@ __all__ = [
     "stack_status",
     "stack_up",
 ]
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """One service of the stack as last checked."""
-
-    name: str
-    url: str | None  # None: a compose service that publishes no port
-    healthy: bool
-    pid: int | None  # None in compose mode
-    mode: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "url": self.url, "healthy": self.healthy,
-            "pid": self.pid, "mode": self.mode,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class StackStatus:
-    """The whole stack: which mode runs it (None when it is not up) and each service."""
-
-    mode: str | None
-    services: list[ServiceStatus]
-    state_dir: Path
-    notes: list[str] = field(default_factory=list)  # what `up` did: ports moved, already up
-
-    @property
-    def up(self) -> bool:
-        return self.mode is not None
-
-    @property
-    def healthy(self) -> bool:
-        return bool(self.services) and all(s.healthy for s in self.services)
-
-    def url(self, name: str) -> str:
-        """The URL of service `name`, e.g. `status.url("prometheus")`."""
-        for service in self.services:
-            if service.name == name and service.url is not None:
-                return service.url
-        known = ", ".join(s.name for s in self.services) or "none (the stack is not up)"
-        raise KeyError(f"no URL for service {name!r}; services: {known}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode, "healthy": self.healthy, "state_dir": str(self.state_dir),
-            "services": [s.to_dict() for s in self.services], "notes": list(self.notes),
-        }  # fmt: skip
 
 
 def default_state_dir() -> Path:
@@ -162,95 +109,6 @@ def _locked(state_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-# --- compose ------------------------------------------------------------------------------
-
-
-def compose_command() -> tuple[list[str] | None, str]:
-    """`docker compose` (or a v2 `docker-compose`) when it and its daemon work, else why not."""
-    candidates: list[list[str]] = []
-    if docker := shutil.which("docker"):
-        candidates.append([docker, "compose"])
-    if standalone := shutil.which("docker-compose"):
-        candidates.append([standalone])
-    if not candidates:
-        return None, "docker is not installed"
-    reason = ""
-    for command in candidates:
-        version = _quiet([*command, "version", "--short"])
-        major = re.match(r"v?(\d+)\.", version or "")
-        if major is None:
-            reason = f"`{' '.join(command)} version` failed"
-            continue
-        if int(major[1]) < 2:
-            reason = f"{' '.join(command)} is {version}; stack/docker-compose.yml needs Compose v2"
-            continue
-        probe = [docker, "version"] if docker else [*command, "ls", "--quiet"]
-        if _quiet(probe) is None:
-            return None, "the Docker daemon does not answer"
-        return command, ""
-    return None, reason
-
-
-def _quiet(argv: list[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def compose_argv(
-    command: Sequence[str],
-    stack_dir: Path,
-    action: Literal["up", "down", "ps"],
-    purge: bool = False,
-) -> list[str]:
-    """The compose command line for `action` on stack/docker-compose.yml with stack/.env."""
-    base = [*command, "-f", str(stack_dir / "docker-compose.yml")]
-    base += ["--env-file", str(stack_dir / ".env")]
-    if action == "up":
-        return [*base, "up", "-d", "--wait"]
-    if action == "down":
-        return [*base, "down", *(["--volumes"] if purge else [])]
-    return [*base, "ps", "--all", "--format", "json"]
-
-
-def parse_compose_ps(text: str) -> list[ServiceStatus]:
-    """`ps --format json`: a JSON array (Compose < 2.21) or one object a line (later)."""
-    text = text.strip()
-    if not text:
-        return []
-    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
-    services = []
-    for row in rows:
-        name = str(row.get("Service") or row.get("Name"))
-        state, health = str(row.get("State", "")).lower(), str(row.get("Health", "")).lower()
-        healthy = state == "running" and health in ("", "healthy")
-        services.append(ServiceStatus(name, _compose_url(name, row), healthy, None, "compose"))
-    return sorted(services, key=lambda s: s.name)
-
-
-def _compose_url(name: str, row: dict[str, Any]) -> str | None:
-    published = [p for p in row.get("Publishers") or [] if p.get("PublishedPort")]
-    if not published:
-        return None
-    main = COMPOSE_MAIN_PORTS.get(name)
-    chosen = next((p for p in published if p.get("TargetPort") == main), published[0])
-    host = chosen.get("URL") or "127.0.0.1"
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    scheme = "rtsp" if chosen.get("TargetPort") == 8554 else "http"
-    return f"{scheme}://{host}:{chosen['PublishedPort']}"
-
-
-def _compose_run(argv: list[str], what: str) -> None:
-    try:
-        code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
-    except OSError as error:
-        raise AistackError(f"{what} could not run: {error}") from error
-    if code != 0:
-        raise AistackError(f"{what} failed with exit code {code} (see its messages above)")
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -364,7 +222,7 @@ def _compose_up(
         )
     # Recorded first and kept on failure: whatever compose did start, `down` removes.
     _write_state(state_dir, {"mode": "compose", "command": command, "stack_dir": str(stack_dir)})
-    _compose_run(compose_argv(command, stack_dir, "up"), "docker compose up")
+    compose_run(compose_argv(command, stack_dir, "up"), "docker compose up")
     return stack_status(state_dir, notes=notes)
 
 
@@ -403,7 +261,7 @@ def stack_down(state_dir: Path | None = None, *, purge: bool = False) -> list[st
         notes = ["the stack is not up"] if state is None else []
         if state is not None and state["mode"] == "compose":
             argv = compose_argv(state["command"], Path(state["stack_dir"]), "down", purge)
-            _compose_run(argv, "docker compose down")
+            compose_run(argv, "docker compose down")
             notes.append("compose stack stopped" + (", volumes removed" if purge else ""))
         elif state is not None:
             notes += native.stop(native.NativeStack.from_json(state).services)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from aistack.errors import ConfigError, SinkError
 from aistack.redact import redact_text, redact_url
-from aistack.sinks.influx import MEASUREMENT, http_auth, influx_token
+from aistack.sinks.influx_protocol import MEASUREMENT, http_auth, influx_token
 from aistack.store import COUNT_COLUMNS, EVENT_COLUMNS, TOTAL_COLUMNS, TimeLike, check_interval
 
 _KEYS = ["camera", "line", "class", "direction"]

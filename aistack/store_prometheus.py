@@ -15,7 +15,7 @@ import pandas as pd
 
 from aistack.errors import ConfigError, SinkError
 from aistack.redact import redact_text, redact_url
-from aistack.sinks.influx import http_auth
+from aistack.sinks.influx_protocol import http_auth
 from aistack.store import COUNT_COLUMNS, TimeLike, check_interval, to_seconds
 
 CROSSED_METRIC = "aistack_objects_crossed_total"

@@ -112,7 +112,7 @@ def _pipeline(source: Path, frames: int) -> _Usage:
         }
     )
     pipeline = Pipeline(config, pace="unpaced", max_frames=frames)
-    pipeline.detector.detect([_first_frame(source)])  # warm up, as the bare model was
+    pipeline.warm_up(_first_frame(source))  # as the bare model was
     with _Usage() as usage:
         pipeline.run()
     return usage

@@ -78,6 +78,14 @@ def _baseline_worker(model: str, clip: str, frames: int, start: Any, results: An
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux carries `ru_maxrss` over from the parent through
+    fork and exec, so a spawned worker would report the bench's peak; VmHWM is its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -115,7 +123,7 @@ def _aistack_worker(model: str, clip: str, frames: int, cameras: int, results: A
         on_result=lambda result: boxes.append(len(result.detections)),
     )  # fmt: skip
     capture = cv2.VideoCapture(clip)
-    pipeline.detector.detect([cast(Image, capture.read()[1])])  # warm-up, outside the timing
+    pipeline.warm_up(cast(Image, capture.read()[1]))  # outside the timing, as for ObjectCounter
     capture.release()
     began = time.perf_counter()
     summary = pipeline.run()

@@ -160,6 +160,21 @@ class Pipeline:
             backoff=Backoff(settings.reconnect_initial_seconds, cap=settings.reconnect_max_seconds),
         )  # fmt: skip
 
+    def warm_up(self, image: Image) -> None:
+        """Run the model once in every lane at once, so no lane's first call is measured.
+
+        A session's first runs allocate its memory arenas; with several lanes each
+        concurrent run needs its own, which one call alone would not set up.
+        """
+        workers = [
+            threading.Thread(target=self.detector.detect, args=([image],), daemon=True)
+            for _ in range(self.lanes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     def stop(self) -> None:
         self._stop.set()
         self._arrivals.set()

@@ -124,3 +124,23 @@ def test_the_limit_caps_the_frames_taken(tmp_path: Path) -> None:
     )
     taken = [len(d.frames) for d in StagedDetection(detector, frames, threading.Event(), limit=7)]
     assert sum(taken) == 7
+
+
+class _Counting:
+    """A real detector that records which thread made each call."""
+
+    def __init__(self, inner: NanoDetDetector) -> None:
+        self.inner = inner
+        self.class_names = inner.class_names
+        self.threads: list[int] = []
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        self.threads.append(threading.get_ident())
+        return self.inner.detect(images)
+
+
+def test_warm_up_runs_the_model_once_per_lane() -> None:
+    detector = _Counting(NanoDetDetector(threads=1))
+    pipeline = Pipeline(_config(1, 3), detector=detector)
+    pipeline.warm_up(np.zeros((120, 160, 3), np.uint8))
+    assert len(detector.threads) == 3 and len(set(detector.threads)) == 3

@@ -80,7 +80,10 @@ class YoloOnnxDetector:
         self.class_names = _class_names(self._session)
         self.confidence = confidence
         self.iou = iou
-        self._keep = None if classes is None else np.asarray(list(classes), np.int64)
+        wanted = None if classes is None else set(classes)
+        # A filter that keeps every class is no filter: skip its per-frame lookup.
+        every = wanted is not None and wanted >= set(range(len(self.class_names)))
+        self._keep = None if wanted is None or every else np.asarray(sorted(wanted), np.int64)
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:
         return self.finish(self.infer(self.prepare(images)))

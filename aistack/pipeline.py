@@ -117,7 +117,10 @@ class Pipeline:
         self.config = config
         self.metrics = metrics or PipelineMetrics()
         if detector is None:
-            self.lanes, threads = plan_lanes(config.detector, config.pipeline.lanes)
+            one_live = len(config.cameras) == 1 and _is_live(config.cameras[0], pace)
+            self.lanes, threads = plan_lanes(
+                config.detector, config.pipeline.lanes, one_live=one_live
+            )
             detector = load_detector(config.detector.model_copy(update={"threads": threads}))
         else:  # its threads are already chosen; more lanes only if asked
             self.lanes = config.pipeline.lanes or 1
@@ -140,10 +143,7 @@ class Pipeline:
         self._camera_configs = {c.name: c for c in config.cameras}
         self.feeds = [self._feed(camera, supervise) for camera in config.cameras]
         # Latency from capture means something only when timestamps are wall-clock.
-        self._live = {
-            c.name: c.source.kind != "file" or (c.source.pace or pace) == "native"
-            for c in config.cameras
-        }
+        self._live = {c.name: _is_live(c, pace) for c in config.cameras}
 
     def _feed(self, camera: CameraConfig, supervise: bool) -> Feed:
         pace = camera.source.pace or self.pace
@@ -345,3 +345,8 @@ class Pipeline:
                         inside
                     )
         return results
+
+
+def _is_live(camera: CameraConfig, pace: str) -> bool:
+    """Frames arrive in real time: a stream or webcam, or a file paced at its own rate."""
+    return camera.source.kind != "file" or (camera.source.pace or pace) == "native"

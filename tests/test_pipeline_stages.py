@@ -19,7 +19,7 @@ from aistack.pipeline_stages import StagedDetection
 from aistack.types import Detections, Frame, Image
 
 
-def _config(cameras: int, lanes: int) -> AppConfig:
+def _config(cameras: int, lanes: int | None) -> AppConfig:
     return AppConfig.model_validate(
         {
             "cameras": [
@@ -67,6 +67,9 @@ def test_lanes_are_chosen_for_the_cores() -> None:
     assert plan_lanes(onnx, None, cores=16) == (4, 4)
     assert plan_lanes(onnx.model_copy(update={"threads": 2}), None, cores=2) == (1, 2)
     assert plan_lanes(onnx, 3, cores=6) == (3, 2)
+    # One live camera needs only real time: one lane on every core, the lowest latency.
+    assert plan_lanes(onnx, None, cores=2, one_live=True) == (1, None)
+    assert plan_lanes(onnx, 2, cores=2, one_live=True) == (2, 1)
     # Backends that run whole in one call, and GPUs, keep one lane and their threads.
     assert plan_lanes(DetectorConfig(type="movenet"), None, cores=8) == (1, None)
     assert plan_lanes(onnx.model_copy(update={"device": "cuda:0"}), None, cores=8) == (1, None)
@@ -76,6 +79,9 @@ def test_a_pipeline_builds_its_detector_with_planned_threads() -> None:
     pipeline = Pipeline(_config(1, 3))
     assert pipeline.lanes == 3
     assert isinstance(pipeline.detector, StagedDetector)
+    planned = Pipeline(_config(2, None), pace="unpaced")
+    assert planned.lanes == plan_lanes(DetectorConfig(), None)[0]
+    assert Pipeline(_config(1, None), pace="native").lanes == 1  # one live camera: latency first
 
 
 class _Refusing:

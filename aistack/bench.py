@@ -112,7 +112,7 @@ def _pipeline(source: Path, frames: int) -> _Usage:
         }
     )
     pipeline = Pipeline(config, pace="unpaced", max_frames=frames)
-    pipeline.warm_up(_first_frame(source))  # as the bare model was
+    pipeline.warm_up(first_frame(source))  # as the bare model was
     with _Usage() as usage:
         pipeline.run()
     return usage
@@ -122,10 +122,10 @@ def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
     """End-to-end pipeline FPS over bare-model FPS, alternating rounds to share the noise.
 
     The bare model is the default detector in a plain loop; the pipeline runs its
-    defaults too (on CPU, two model lanes of half the cores each).
+    defaults too (on CPU, model lanes planned from the cores: `plan_lanes`).
     """
     detector = load_detector(DetectorConfig())
-    detector.detect([_first_frame(clip)])  # warm up
+    detector.detect([first_frame(clip)])  # warm up
     bare: list[_Usage] = []
     full: list[_Usage] = []
     for _ in range(rounds):
@@ -297,8 +297,9 @@ def _markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _first_frame(clip: Path) -> Any:
+def first_frame(clip: Path) -> Image:
+    """The clip's first picture, e.g. to warm a model up before timing it."""
     capture = cv2.VideoCapture(str(clip))
     _, image = capture.read()
     capture.release()
-    return image
+    return cast(Image, image)

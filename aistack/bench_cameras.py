@@ -11,6 +11,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
+from aistack.bench import first_frame
 from aistack.camera import FrameResult
 from aistack.config import AppConfig, DetectorConfig
 from aistack.detect import load_detector, plan_lanes
@@ -39,7 +40,7 @@ def _config(clips: list[Path], pace: str, loop: bool, **pipeline: Any) -> AppCon
 def _independent_worker(clip: str, frames: int, start: Any, results: Any) -> None:
     """One whole pipeline in its own process, as a user running one per camera would."""
     pipeline = Pipeline(_config([Path(clip)], "unpaced", True), pace="unpaced", max_frames=frames)
-    pipeline.warm_up(_first_frame(Path(clip)))
+    pipeline.warm_up(first_frame(Path(clip)))
     start.wait()
     began = time.perf_counter()
     summary = pipeline.run()
@@ -50,7 +51,7 @@ def batched_vs_independent(clip: Path, cameras: int, frames: int) -> dict[str, f
     """Aggregate FPS of one batched worker over `cameras` independent processes."""
     config = _config([clip] * cameras, "unpaced", True, batch_size=cameras, max_wait_ms=2)
     pipeline = Pipeline(config, pace="unpaced", max_frames=frames * cameras)
-    pipeline.warm_up(_first_frame(clip))
+    pipeline.warm_up(first_frame(clip))
     began = time.perf_counter()
     batched = pipeline.run().frames / (time.perf_counter() - began)
 
@@ -176,13 +177,6 @@ def _timed(detector: Any) -> _TimedDetector:
     return (
         _TimedStages(detector) if isinstance(detector, StagedDetector) else _TimedDetector(detector)
     )
-
-
-def _first_frame(clip: Path) -> Image:
-    capture = cv2.VideoCapture(str(clip))
-    image = cast(Image, capture.read()[1])
-    capture.release()
-    return image
 
 
 def _stop_after(pipeline: Pipeline, seconds: float) -> Any:

@@ -18,14 +18,14 @@ import resource
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import cv2
 
+from aistack.bench import first_frame
 from aistack.classes import COCO_CLASSES
 from aistack.config import AppConfig
 from aistack.pipeline import Pipeline
-from aistack.types import Image
 
 LINE = (0.5, 0.0, 0.5, 1.0)
 
@@ -122,9 +122,7 @@ def _aistack_worker(model: str, clip: str, frames: int, cameras: int, results: A
         config, pace="unpaced", max_frames=frames * cameras,
         on_result=lambda result: boxes.append(len(result.detections)),
     )  # fmt: skip
-    capture = cv2.VideoCapture(clip)
-    pipeline.warm_up(cast(Image, capture.read()[1]))  # outside the timing, as for ObjectCounter
-    capture.release()
+    pipeline.warm_up(first_frame(Path(clip)))  # outside the timing, as for ObjectCounter
     began = time.perf_counter()
     summary = pipeline.run()
     fps = summary.frames / (time.perf_counter() - began)

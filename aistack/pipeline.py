@@ -1,7 +1,8 @@
 """Wiring and threads: camera readers → batched detection → analytics → isolated sinks.
 
-All of aistack's concurrency lives here. Every queue is bounded and every
-thread has a stop event and a join.
+The orchestration lives here; the detection threads (prepare, model lanes) are in
+`pipeline_stages.py`, the sink writers in `sinks/writer.py`. Every queue is bounded
+and every thread has a stop event and a join.
 """
 
 from __future__ import annotations

@@ -175,8 +175,9 @@ class StagedDetection:
                 target.put(item, timeout=_POLL)
                 return
             except queue.Full:
-                if self._stop.is_set() and not force:
+                if not self._stop.is_set():
+                    continue  # the counting thread is busy, not gone: every result must reach it
+                if not force:
                     return
-                if force:  # the reader is gone: make room for the end marker
-                    with contextlib.suppress(queue.Empty):
-                        target.get_nowait()
+                with contextlib.suppress(queue.Empty):  # stopping: make room for the end marker
+                    target.get_nowait()

@@ -41,7 +41,6 @@ class _Push(threading.Thread):
         self._ready = threading.Condition()
         self._render: Callable[[], Image] | None = None
         self.frames_sent = 0
-        self.restarts = 0
 
     def offer(self, render: Callable[[], Image]) -> None:
         with self._ready:
@@ -75,7 +74,6 @@ class _Push(threading.Thread):
                     process.stdin.flush()
                     self.frames_sent += 1
                 except (BrokenPipeError, OSError):
-                    self.restarts += 1
                     # FFmpeg reads a frame before it connects: only a push that lasted
                     # counts as having worked, and starts the backoff over.
                     failures = 0 if time.monotonic() - started > _SETTLED else failures + 1

@@ -12,10 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from aistack.errors import AistackError, ConfigError
+from aistack.errors import EXIT_USAGE, AistackError, ConfigError, report_error
 from aistack.redact import redact_text
-
-EXIT_USAGE = 2
 
 DESCRIPTION = """\
 aistack counts things in video: it detects objects, tracks them and counts them
@@ -275,9 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except AistackError as error:
-        for line in str(error).splitlines():
-            print(f"aistack: error: {redact_text(line)}", file=sys.stderr)
-        return EXIT_USAGE
+        return report_error(error)
     except KeyboardInterrupt:
         print("aistack: interrupted", file=sys.stderr)
         return 130

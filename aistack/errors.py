@@ -6,6 +6,10 @@ a traceback for these.
 
 from __future__ import annotations
 
+import sys
+
+EXIT_USAGE = 2  # what every aistack command returns for an error the user can act on
+
 
 class AistackError(Exception):
     """Base class of every error aistack reports to its user."""
@@ -25,3 +29,12 @@ class ModelError(AistackError):
 
 class SinkError(AistackError):
     """A store or other sink cannot be opened or written."""
+
+
+def report_error(error: AistackError) -> int:
+    """Print `error` on stderr as `aistack: error: ...` lines, credentials redacted; EXIT_USAGE."""
+    from aistack.redact import redact_text
+
+    for line in str(error).splitlines():
+        print(f"aistack: error: {redact_text(line)}", file=sys.stderr)
+    return EXIT_USAGE

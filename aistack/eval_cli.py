@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aistack.errors import AistackError
+from aistack.errors import AistackError, report_error
 
 _DESCRIPTION = """\
 Run the real pipeline on CLIP (unpaced) and compare it with MOTChallenge ground truth:
@@ -171,9 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run_eval(args)
     except AistackError as error:
-        for line in str(error).splitlines():
-            print(f"aistack: error: {line}", file=sys.stderr)
-        return 2
+        return report_error(error)
 
 
 if __name__ == "__main__":

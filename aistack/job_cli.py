@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aistack.errors import AistackError
+from aistack.errors import AistackError, report_error
 
 _JOB_EPILOG = """\
 examples:
@@ -103,9 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run_job(args) if args.command == "job" else run_report(args)
     except AistackError as error:
-        for line in str(error).splitlines():
-            print(f"aistack: error: {line}", file=sys.stderr)
-        return 2
+        return report_error(error)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from aistack.errors import AistackError
+from aistack.errors import EXIT_USAGE, AistackError
 
 if TYPE_CHECKING:  # aistack.stack is imported only when a stack command runs
     from aistack.stack import ServiceStatus
 
 EXIT_UNHEALTHY = 1
-EXIT_USAGE = 2
 
 _EPILOG = """\
 examples:

@@ -157,3 +157,21 @@ def test_a_slow_consumer_always_works_on_fresh_frames(tmp_path: Path) -> None:
     # the consumer needs three intervals per frame.
     assert max(ages[2:]) < 2 * interval, ages
     assert _value(metrics, "aistack_frames_dropped_total", "vtest") > 0.5 * summary.frames
+
+
+@pytest.mark.parametrize("cores", [2, 64])
+def test_file_frames_are_ffmpegs_whatever_the_decoding_threads(
+    cores: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    from aistack.sources.video import VideoSource
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)  # one decoding thread on few cores
+    source = VideoSource(SourceConfig(uri=str(DEMO_CLIP)))
+    ours = [frame.image for _, frame in zip(range(30), source.frames(), strict=False)]
+    capture = cv2.VideoCapture(str(DEMO_CLIP))
+    for image in ours:
+        ok, expected = capture.read()
+        assert ok and np.array_equal(image, expected)
+    assert len(ours) == 30

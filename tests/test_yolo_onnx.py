@@ -56,6 +56,33 @@ def test_batched_equals_one_by_one_and_boxes_are_in_the_picture(
         assert (a.xyxy[:, 1] >= 0).all() and (a.xyxy[:, 3] <= 576).all()
 
 
+def _reference_letterbox(image: np.ndarray, out_w: int, out_h: int, imgsz: int) -> np.ndarray:
+    """Ultralytics' recipe spelt out: resize, grey border, BGR to RGB, 0..1, CHW."""
+    height, width = image.shape[:2]
+    scale = min(imgsz / height, imgsz / width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    left, top = (out_w - new_w) // 2, (out_h - new_h) // 2
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    padded = cv2.copyMakeBorder(
+        resized, top, out_h - new_h - top, left, out_w - new_w - left,
+        cv2.BORDER_CONSTANT, value=(114, 114, 114),
+    )  # fmt: skip
+    return padded[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255
+
+
+def test_input_blob_is_the_ultralytics_letterbox(export: Path, frames: list[np.ndarray]) -> None:
+    detector = YoloOnnxDetector(export)
+    odd = frames[0][:500, :700]  # pads top and bottom unevenly: 640x457 in 640x480
+    ((blob, scales, _),) = detector.prepare([odd])
+    assert blob.shape == (1, 3, 480, 640)
+    np.testing.assert_allclose(blob[0], _reference_letterbox(odd, 640, 480, 640), atol=1e-6)
+    # Pictures of different shapes in one call share the square input.
+    ((blob, scales, _),) = detector.prepare([odd, frames[1]])
+    assert blob.shape == (2, 3, 640, 640)
+    np.testing.assert_allclose(blob[1], _reference_letterbox(frames[1], 640, 640, 640), atol=1e-6)
+    assert scales[1] == (640 / 768, 0, 80)
+
+
 def test_class_filter(export: Path, frames: list[np.ndarray]) -> None:
     detector = YoloOnnxDetector(export, confidence=1e-5, classes=[COCO_CLASSES.index("bus")])
     found = detector.detect(frames[:1])[0]

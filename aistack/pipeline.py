@@ -117,11 +117,14 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.metrics = metrics or PipelineMetrics()
+        live = [_is_live(camera, pace) for camera in config.cameras]
+        # Files read as fast as possible: prepare the next batch while the lanes are busy.
+        self._ahead = 0 if any(live) else 1
         if detector is None:
-            one_live = len(config.cameras) == 1 and _is_live(config.cameras[0], pace)
             self.lanes, threads = plan_lanes(
-                config.detector, config.pipeline.lanes, one_live=one_live
-            )
+                config.detector, config.pipeline.lanes,
+                one_live=live == [True], reads_ahead=self._ahead > 0,
+            )  # fmt: skip
             detector = load_detector(config.detector.model_copy(update={"threads": threads}))
         else:  # its threads are already chosen; more lanes only if asked
             self.lanes = config.pipeline.lanes or 1
@@ -199,7 +202,7 @@ class Pipeline:
         best = -1
         annotator = FrameAnnotator() if self.keep_snapshot else None
         stages = StagedDetection(
-            self.detector, self._batches(), self._stop, self.max_frames, self.lanes
+            self.detector, self._batches(), self._stop, self.max_frames, self.lanes, self._ahead
         )
         try:
             for detected in stages:

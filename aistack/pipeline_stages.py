@@ -60,7 +60,10 @@ class StagedDetection:
     Iterate it from the thread that counts; it yields DetectedBatch in the order
     the batches were taken, whatever order the lanes finish in. `lanes` model
     threads run batches side by side (a staged detector only: its `infer` must
-    be safe to call concurrently). `limit` caps the frames taken; `stop` ends it
+    be safe to call concurrently). `ahead` batches are prepared while every lane
+    is busy, so a lane that finishes starts the next at once: for files read as
+    fast as possible, not for live frames, which should be the newest when a lane
+    frees. `limit` caps the frames taken; `stop` ends it
     early. An error in a stage is raised to the iterating thread; leaving the
     loop early stops the stages.
     """
@@ -72,13 +75,15 @@ class StagedDetection:
         stop: threading.Event,
         limit: int | None = None,
         lanes: int = 1,
+        ahead: int = 0,
     ) -> None:
         self._steps = steps_of(detector)
         self._batches = batches
         self._stop = stop
         self._limit = limit
         self._lanes = lanes if isinstance(detector, StagedDetector) else 1
-        self._slot = threading.Semaphore(self._lanes)  # one batch per lane in prepare or model
+        # A batch holds a slot from being taken until its model call ends.
+        self._slot = threading.Semaphore(self._lanes + ahead)
         self._prepared: queue.Queue[tuple[int, list[Frame], Any] | _End] = queue.Queue()
         self._raw: queue.Queue[tuple[int, list[Frame], Any, float] | _End] = queue.Queue(
             maxsize=2 * self._lanes
@@ -120,7 +125,7 @@ class StagedDetection:
         taken = sequence = 0
         try:
             while self._limit is None or taken < self._limit:
-                # Take frames only when a lane is free, so each is the newest on hand.
+                # Take frames only when a lane is (about to be) free: the newest on hand.
                 while not self._slot.acquire(timeout=_POLL):
                     if self._stop.is_set():
                         return

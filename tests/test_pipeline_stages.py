@@ -67,6 +67,10 @@ def test_lanes_are_chosen_for_the_cores() -> None:
     assert plan_lanes(onnx, None, cores=16) == (4, 4)
     assert plan_lanes(onnx.model_copy(update={"threads": 2}), None, cores=2) == (1, 2)
     assert plan_lanes(onnx, 3, cores=6) == (3, 2)
+    # Files read ahead: the next batch waits ready, so no spare lane is needed.
+    assert plan_lanes(onnx, None, cores=2, reads_ahead=True) == (2, 1)
+    assert plan_lanes(onnx, None, cores=1, reads_ahead=True) == (1, 1)
+    assert plan_lanes(onnx, None, cores=16, reads_ahead=True) == (4, 4)
     # One live camera needs only real time: one lane on every core, the lowest latency.
     assert plan_lanes(onnx, None, cores=2, one_live=True) == (1, None)
     assert plan_lanes(onnx, 2, cores=2, one_live=True) == (2, 1)
@@ -80,7 +84,9 @@ def test_a_pipeline_builds_its_detector_with_planned_threads() -> None:
     assert pipeline.lanes == 3
     assert isinstance(pipeline.detector, StagedDetector)
     planned = Pipeline(_config(2, None), pace="unpaced")
-    assert planned.lanes == plan_lanes(DetectorConfig(), None)[0]
+    assert planned.lanes == plan_lanes(DetectorConfig(), None, reads_ahead=True)[0]
+    paced = Pipeline(_config(2, None), pace="native")
+    assert paced.lanes == plan_lanes(DetectorConfig(), None)[0]
     assert Pipeline(_config(1, None), pace="native").lanes == 1  # one live camera: latency first
 
 
@@ -150,3 +156,49 @@ def test_warm_up_runs_the_model_once_per_lane() -> None:
     pipeline = Pipeline(_config(1, 3), detector=detector)
     pipeline.warm_up(np.zeros((120, 160, 3), np.uint8))
     assert len(detector.threads) == 3 and len(set(detector.threads)) == 3
+
+
+class _Gated:
+    """The real NanoDet in stages, whose model call waits until the test opens the gate."""
+
+    def __init__(self, inner: NanoDetDetector) -> None:
+        self.inner = inner
+        self.class_names = inner.class_names
+        self.gate = threading.Event()
+        self.prepared = 0
+
+    def detect(self, images: Sequence[Image]) -> list[Detections]:
+        return self.inner.detect(images)
+
+    def prepare(self, images: Sequence[Image]) -> object:
+        self.prepared += 1
+        return self.inner.prepare(images)
+
+    def infer(self, prepared: object) -> object:
+        self.gate.wait(timeout=30)
+        return self.inner.infer(prepared)  # type: ignore[arg-type]
+
+    def finish(self, raw: object) -> list[Detections]:
+        return self.inner.finish(raw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 2])
+def test_batches_are_prepared_ahead_only_when_asked(ahead: int) -> None:
+    detector = _Gated(NanoDetDetector(threads=1))
+    assert isinstance(detector, StagedDetector)
+    image = np.zeros((120, 160, 3), np.uint8)
+    frames = ([Frame("cam", i, float(i), image)] for i in range(20))
+    stages = StagedDetection(detector, frames, threading.Event(), lanes=1, ahead=ahead)
+    while_busy: list[int] = []
+
+    def open_gate() -> None:  # the lane's first call is held up for a second
+        while_busy.append(detector.prepared)
+        detector.gate.set()
+
+    opener = threading.Timer(1.0, open_gate)
+    opener.start()
+    indexes = [detected.frames[0].index for detected in stages]
+    opener.join()
+    # While the lane was busy: the batch in it, and `ahead` more prepared, not one more.
+    assert while_busy == [1 + ahead]
+    assert indexes == list(range(20))

@@ -44,18 +44,28 @@ def backend_for(model: str) -> str:
 
 
 def plan_lanes(
-    config: DetectorConfig, lanes: int | None, cores: int | None = None, one_live: bool = False
+    config: DetectorConfig,
+    lanes: int | None,
+    cores: int | None = None,
+    one_live: bool = False,
+    reads_ahead: bool = False,
 ) -> tuple[int, int | None]:
     """How many model calls to run side by side, and onnxruntime threads for each.
 
     `lanes` None means choose. On CPU the onnx backend runs several calls at once,
     each on few threads, instead of one call on every core: onnxruntime's workers
     sync after every layer and a small model leaves them waiting, while separate
-    calls never wait for each other. Single-thread lanes get one more lane than
-    cores, to fill the gaps while the others are in Python. Measured on 2 cores
-    (NanoDet, frames per second of the whole pipeline): 1 lane x 2 threads 73,
-    2 x 1 79, 3 x 1 83, 4 x 1 84 (docs/benchmarks.md). Other backends
-    and GPUs keep one lane.
+    calls never wait for each other. Live frames are taken only when a lane is
+    free, so single-thread lanes get one more lane than cores, to fill the gaps
+    while the others are in Python. Measured on 2 cores (NanoDet, frames per
+    second of the whole pipeline): 1 lane x 2 threads 73, 2 x 1 79, 3 x 1 83,
+    4 x 1 84 (docs/benchmarks.md). Other backends and GPUs keep one lane.
+
+    `reads_ahead`: the frames come from files read as fast as they can be, and the
+    next batch is prepared while every lane is busy; a lane per core then keeps
+    them all busy without a spare (2 x 1 with read-ahead beat 3 x 1 in 6 of 6
+    paired runs on 2 cores, +2.3 % on average: a third model call only competes
+    for the cores).
 
     `one_live`: the run is one live camera, which needs no more than real time;
     one lane on every core then gives each frame the shortest latency (about 12 ms
@@ -68,7 +78,8 @@ def plan_lanes(
         return 1, config.threads
     if lanes is None:
         per_lane = config.threads or max(1, cores // 4)
-        lanes = min(4, cores // per_lane + (1 if per_lane == 1 else 0))
+        spare = 1 if per_lane == 1 and not reads_ahead else 0
+        lanes = min(4, cores // per_lane + spare)
         return max(1, lanes), per_lane
     return lanes, config.threads or max(1, cores // lanes)
 

@@ -99,6 +99,11 @@ class Pipeline:
     With `supervise=True` (what `aistack run` uses) live cameras that fail are
     reconnected forever and never stop the run; otherwise every source is opened
     up front, so a bad path or URL is an error at once.
+
+    `lanes` model calls run side by side; `read_ahead` batches are prepared while
+    they are all busy (1 when every camera is a file read as fast as possible, 0
+    when frames are live and should be the newest when a lane frees). Both may be
+    changed before `run`.
     """
 
     def __init__(
@@ -119,11 +124,11 @@ class Pipeline:
         self.metrics = metrics or PipelineMetrics()
         live = [_is_live(camera, pace) for camera in config.cameras]
         # Files read as fast as possible: prepare the next batch while the lanes are busy.
-        self._ahead = 0 if any(live) else 1
+        self.read_ahead = 0 if any(live) else 1
         if detector is None:
             self.lanes, threads = plan_lanes(
                 config.detector, config.pipeline.lanes,
-                one_live=live == [True], reads_ahead=self._ahead > 0,
+                one_live=live == [True], reads_ahead=self.read_ahead > 0,
             )  # fmt: skip
             detector = load_detector(config.detector.model_copy(update={"threads": threads}))
         else:  # its threads are already chosen; more lanes only if asked
@@ -202,7 +207,7 @@ class Pipeline:
         best = -1
         annotator = FrameAnnotator() if self.keep_snapshot else None
         stages = StagedDetection(
-            self.detector, self._batches(), self._stop, self.max_frames, self.lanes, self._ahead
+            self.detector, self._batches(), self._stop, self.max_frames, self.lanes, self.read_ahead
         )
         try:
             for detected in stages:

@@ -131,8 +131,8 @@ class YoloOnnxDetector:
     def _letterbox(self, image: Image, target: npt.NDArray[np.float32]) -> tuple[float, int, int]:
         """Resize `image` into the middle of `target` (3 x H x W, RGB 0..1), grey around it.
 
-        Written one plane at a time straight into the model's input: OpenCV 5's
-        `dnn.blobFromImage` on a padded copy took 1.6 ms a frame here, this 0.1 ms.
+        Written one plane at a time straight into the model's input: padding a copy,
+        `dnn.blobFromImage` on it and stacking took 1.71x the time (docs/benchmarks.md).
         """
         height, width = image.shape[:2]
         out_h, out_w = target.shape[1:]

@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "stack_status": "aistack.stack",
     "stack_down": "aistack.stack",
     "redact_url": "aistack.redact",
+    "bench_history": "aistack.bench_runs",
+    "bench_history_figure": "aistack.bench_runs",
 }
 
 __all__ = [
@@ -63,6 +65,8 @@ __all__ = [
     "SqliteSink",
     "ZoneCounter",
     "__version__",
+    "bench_history",
+    "bench_history_figure",
     "evaluate",
     "load_config",
     "load_detector",
@@ -79,6 +83,7 @@ __all__ = [
 if TYPE_CHECKING:
     from aistack.analytics.lines import LineCounter
     from aistack.analytics.zones import ZoneCounter
+    from aistack.bench_runs import bench_history, bench_history_figure
     from aistack.config import AppConfig, CameraConfig
     from aistack.config_file import load_config, parse_config
     from aistack.demo import run_demo

@@ -101,3 +101,4 @@ def test_benchmarks_notebook_loads_saved_results(tmp_path: Path) -> None:
                         {"run": False, "bench_dir": str(tmp_path)})  # fmt: skip
     html = _html(executed)
     assert "pipeline FPS / bare model FPS" in html and "plotly-graph-div" in html
+    assert "Benchmarks across runs" in html  # the one kept run, dated by its file name

@@ -50,13 +50,16 @@ def _events(config: AppConfig, detector: NanoDetDetector) -> list[tuple[str, int
 
 def test_lanes_count_exactly_what_one_lane_counts() -> None:
     # Two model lanes finish frames out of order; the counter must still see each
-    # camera's frames in order, so every event is the same, in the same order.
+    # camera's frames in order, so each camera's events are the same, in the same order.
+    # (How the two cameras interleave depends on which reader has a frame ready first.)
     detector = NanoDetDetector(threads=1)
     one = _events(_config(2, 1), detector)
     two = _events(_config(2, 2), detector)
     assert len(one) > 0
-    assert two == one
-    assert {camera for camera, *_ in one} == {"cam0", "cam1"}
+    for camera in ("cam0", "cam1"):
+        mine = [event for event in one if event[0] == camera]
+        assert mine, f"{camera} counted nothing"
+        assert [event for event in two if event[0] == camera] == mine
 
 
 def test_lanes_are_chosen_for_the_cores() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -194,11 +195,15 @@ def test_batches_are_prepared_ahead_only_when_asked(ahead: int) -> None:
     stages = StagedDetection(detector, frames, threading.Event(), lanes=1, ahead=ahead)
     while_busy: list[int] = []
 
-    def open_gate() -> None:  # the lane's first call is held up for a second
+    def open_gate() -> None:  # the lane's first call is held up until then
+        deadline = time.monotonic() + 20
+        while detector.prepared < 1 + ahead and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # time enough to prepare one batch too many, were that the bug
         while_busy.append(detector.prepared)
         detector.gate.set()
 
-    opener = threading.Timer(1.0, open_gate)
+    opener = threading.Thread(target=open_gate)
     opener.start()
     indexes = [detected.frames[0].index for detected in stages]
     opener.join()

@@ -363,35 +363,56 @@ def _number(value: Any) -> str:
     return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
 
 
+MEETS_COLOR, MISSES_COLOR = "#59a14f", "#e15759"
+
+
+def target_panels(
+    titles: Sequence[str], columns: int, spacing: tuple[float, float], wrap: int
+) -> tuple[go.Figure, list[dict[str, int]]]:
+    """A grid of at most `columns` panels a row, one per title (wrapped at `wrap`
+    characters), and each panel's row/col keywords; `spacing` is (across, down)."""
+    columns = min(columns, len(titles))
+    grid_rows = -(-len(titles) // columns)
+    figure = make_subplots(
+        rows=grid_rows, cols=columns, horizontal_spacing=spacing[0] / columns,
+        vertical_spacing=spacing[1] / grid_rows,
+        subplot_titles=["<br>".join(textwrap.wrap(str(t), wrap)) for t in titles],
+    )  # fmt: skip
+    return figure, [{"row": i // columns + 1, "col": i % columns + 1} for i in range(len(titles))]
+
+
+def target_sign(better: str) -> str:
+    return "≥" if better == "higher" else "≤"
+
+
+def target_line(figure: go.Figure, target: Any, better: str, place: dict[str, int]) -> None:
+    """A benchmark's target as a dashed line in its panel, drawn after the panel's data
+    (plotly leaves out lines for panels that have none yet)."""
+    figure.add_hline(
+        y=float(target), line_dash="dash", line_color="#1d2330", **place,
+        annotation_text=f"target {target_sign(better)} {_number(target)}",
+        annotation_position="top left",
+    )  # fmt: skip
+
+
 def bench_figure(ratios: pd.DataFrame) -> go.Figure:
     """Each benchmark's measured figure beside its target (dashed); green meets it, red not."""
     title = "Benchmarks against their targets"
     if ratios.empty:
         return _empty(title, "No benchmark with a target in these results")
-    columns = min(4, len(ratios))
-    grid_rows = -(-len(ratios) // columns)
-    figure = make_subplots(
-        rows=grid_rows, cols=columns, horizontal_spacing=0.3 / columns,
-        vertical_spacing=0.35 / grid_rows,
-        subplot_titles=["<br>".join(textwrap.wrap(str(b), 34)) for b in ratios.index],
-    )  # fmt: skip
-    rows = ratios.reset_index()
-    for index, row in enumerate(rows.itertuples(index=False)):
-        place = {"row": index // columns + 1, "col": index % columns + 1}
-        sign = "≥" if row.better == "higher" else "≤"
+    figure, places = target_panels(list(ratios.index), 4, (0.3, 0.35), 34)
+    for place, row in zip(places, ratios.reset_index().itertuples(index=False), strict=True):
+        sign = target_sign(str(row.better))
         figure.add_bar(
             x=["measured"], y=[row.measured], **place, showlegend=False,
-            marker_color="#59a14f" if row.meets else "#e15759",
+            marker_color=MEETS_COLOR if row.meets else MISSES_COLOR,
             text=[_number(row.measured)], textposition="auto",
             hovertemplate=f"%{{y:,.4g}} {row.unit}, target {sign} {row.target:,.4g}<extra></extra>",
         )  # fmt: skip
-        figure.add_hline(
-            y=row.target, line_dash="dash", line_color="#1d2330", **place,
-            annotation_text=f"target {sign} {_number(row.target)}", annotation_position="top left",
-        )  # fmt: skip
+        target_line(figure, row.target, str(row.better), place)
         figure.update_yaxes(title_text=str(row.unit), rangemode="tozero", **place)
     figure.update_annotations(font_size=12)
-    figure.update_layout(title=title, height=120 + 330 * grid_rows, bargap=0.5)
+    figure.update_layout(title=title, height=120 + 330 * places[-1]["row"], bargap=0.5)
     return figure
 
 

@@ -8,19 +8,17 @@ figure clears its target or sits on it.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from aistack.analysis import MEETS_COLOR, MISSES_COLOR, _empty, target_line, target_panels
 from aistack.errors import ConfigError
 from aistack.workbench import BENCH_COLUMNS, bench_ratios
 
 HISTORY_COLUMNS = ("when", "run", *BENCH_COLUMNS)
-_MEETS, _MISSES = "#59a14f", "#e15759"
 
 
 def bench_history(bench_dir: str | Path, include_quick: bool = False) -> pd.DataFrame:
@@ -68,45 +66,27 @@ def _when(path: Path, data: dict[str, Any]) -> pd.Timestamp:
         raise ConfigError(f"{path}: no 'when' and no time in the name ({text!r})") from None
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def bench_history_figure(history: pd.DataFrame) -> go.Figure:
     """One panel per benchmark: each run's figure over time, green where it met the target
     (dashed line), red where not."""
     title = "Benchmarks across runs"
     if history.empty:
-        figure = go.Figure()
-        figure.add_annotation(text="No full benchmark runs kept yet", showarrow=False)
-        figure.update_layout(title=title, height=260, xaxis_visible=False, yaxis_visible=False)
-        return figure
+        return _empty(title, "No full benchmark runs kept yet")
     names = list(dict.fromkeys(history["benchmark"]))  # in order of first appearance
-    columns = min(3, len(names))
-    grid_rows = -(-len(names) // columns)
-    figure = make_subplots(
-        rows=grid_rows, cols=columns, horizontal_spacing=0.25 / columns,
-        vertical_spacing=0.4 / grid_rows,
-        subplot_titles=["<br>".join(textwrap.wrap(name, 40)) for name in names],
-    )  # fmt: skip
-    for index, name in enumerate(names):
+    figure, places = target_panels(names, 3, (0.25, 0.4), 40)
+    for place, name in zip(places, names, strict=True):
         runs = history[history["benchmark"] == name]
-        place = {"row": index // columns + 1, "col": index % columns + 1}
         last = runs.iloc[-1]
-        sign = "≥" if last["better"] == "higher" else "≤"
+        colors = [MEETS_COLOR if meets else MISSES_COLOR for meets in runs["meets"]]
         figure.add_scatter(
             x=runs["when"], y=runs["measured"], mode="lines+markers", **place,
             showlegend=False, line={"color": "#9aa3b2", "width": 1},
-            marker={"size": 9, "color": [_MEETS if m else _MISSES for m in runs["meets"]]},
+            marker={"size": 9, "color": colors},
             customdata=runs["run"],
             hovertemplate=f"%{{y:,.4g}} {last['unit']}<br>%{{customdata}}<extra></extra>",
         )  # fmt: skip
-        figure.add_hline(
-            y=float(last["target"]), line_dash="dash", line_color="#1d2330", **place,
-            annotation_text=f"target {sign} {_number(float(last['target']))}",
-            annotation_position="top left",
-        )  # fmt: skip
+        target_line(figure, last["target"], str(last["better"]), place)
         figure.update_yaxes(title_text=str(last["unit"]), **place)
     figure.update_annotations(font_size=12)
-    figure.update_layout(title=title, height=120 + 300 * grid_rows)
+    figure.update_layout(title=title, height=120 + 300 * places[-1]["row"])
     return figure

@@ -67,6 +67,7 @@ def test_the_figure_has_a_panel_and_a_point_per_run_for_each_benchmark(kept: Pat
     assert len(traces) == history["benchmark"].nunique()
     total = sum(len(trace.y) for trace in traces)
     assert total == len(history)
+    assert len(figure.layout.shapes) == len(traces)  # each panel's dashed target line
 
 
 def test_no_runs_is_an_empty_figure_that_says_so(tmp_path: Path) -> None:

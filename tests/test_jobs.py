@@ -279,6 +279,8 @@ def test_bench_results_load_and_compare_with_targets(tmp_path: Path) -> None:
         "latency p95 / model latency": True,
         "SQLite event writes": True,
     }
-    assert len(analysis.bench_figure(ratios).data) == 3
+    figure = analysis.bench_figure(ratios)
+    assert len(figure.data) == 3
+    assert len(figure.layout.shapes) == 3  # each panel's dashed target line
     with pytest.raises(ConfigError, match="no bench-"):
         workbench.bench_results(run=False, suites=[], quick=True, bench_dir=tmp_path / "none")

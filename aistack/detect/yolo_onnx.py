@@ -119,13 +119,17 @@ class YoloOnnxDetector:
             for i in range(len(sizes))
         ]
 
+    def _fit(self, image: Image) -> tuple[float, int, int]:
+        """The scale that fits `image` into imgsz x imgsz, and its (width, height) then."""
+        height, width = image.shape[:2]
+        scale = min(self.imgsz / height, self.imgsz / width)
+        return scale, round(width * scale), round(height * scale)
+
     def _input_size(self, image: Image, rectangular: bool) -> tuple[int, int]:
         """(width, height) of the model input: square, or the smallest stride-aligned fit."""
         if not rectangular:
             return self.imgsz, self.imgsz
-        height, width = image.shape[:2]
-        scale = min(self.imgsz / height, self.imgsz / width)
-        new_w, new_h = round(width * scale), round(height * scale)
+        _, new_w, new_h = self._fit(image)
         return -(-new_w // STRIDE) * STRIDE, -(-new_h // STRIDE) * STRIDE
 
     def _letterbox(self, image: Image, target: npt.NDArray[np.float32]) -> tuple[float, int, int]:
@@ -134,10 +138,8 @@ class YoloOnnxDetector:
         Written one plane at a time straight into the model's input: padding a copy,
         `dnn.blobFromImage` on it and stacking took 1.71x the time (docs/benchmarks.md).
         """
-        height, width = image.shape[:2]
         out_h, out_w = target.shape[1:]
-        scale = min(self.imgsz / height, self.imgsz / width)
-        new_w, new_h = round(width * scale), round(height * scale)
+        scale, new_w, new_h = self._fit(image)
         left, top = (out_w - new_w) // 2, (out_h - new_h) // 2
         resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         grey = np.float32(PAD_VALUE / 255.0)

@@ -254,7 +254,8 @@ class PipelineSettings(Strict):
     lanes: int | None = Field(
         default=None, ge=1, le=16,
         description="model calls run side by side (onnx backend); unset: on CPU, one "
-        "single-thread lane per core plus one (at most 4), or one lane for a lone live camera",
+        "single-thread lane per core, plus one for live cameras (at most 4), or one lane "
+        "for a lone live camera",
     )  # fmt: skip
     max_frame_age: float = Field(
         default=1.0, gt=0, description="seconds after which an unprocessed live frame is dropped"

@@ -122,7 +122,9 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.metrics = metrics or PipelineMetrics()
-        live = [_is_live(camera, pace) for camera in config.cameras]
+        # Latency from capture means something only when timestamps are wall-clock.
+        self._live = {camera.name: _is_live(camera, pace) for camera in config.cameras}
+        live = list(self._live.values())
         # Files read as fast as possible: prepare the next batch while the lanes are busy.
         self.read_ahead = 0 if any(live) else 1
         if detector is None:
@@ -151,8 +153,6 @@ class Pipeline:
         self._arrivals = threading.Event()
         self._camera_configs = {c.name: c for c in config.cameras}
         self.feeds = [self._feed(camera, supervise) for camera in config.cameras]
-        # Latency from capture means something only when timestamps are wall-clock.
-        self._live = {c.name: _is_live(c, pace) for c in config.cameras}
 
     def _feed(self, camera: CameraConfig, supervise: bool) -> Feed:
         pace = camera.source.pace or self.pace

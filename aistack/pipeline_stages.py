@@ -2,9 +2,9 @@
 
 One thread takes a batch of the newest frames whenever a model lane is free and
 prepares it (resize, normalise); each lane thread runs the model; the caller's
-thread decodes boxes and counts, in the order the batches were taken. Frames are
-taken only when a lane can start on them, so under overload none waits behind
-another inference.
+thread decodes boxes and counts, in the order the batches were taken. Live frames
+are taken only when a lane can start on them, so under overload none waits behind
+another inference; files read as fast as possible may have batches prepared ahead.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ class StagedDetection:
     be safe to call concurrently). `ahead` batches are prepared while every lane
     is busy, so a lane that finishes starts the next at once: for files read as
     fast as possible, not for live frames, which should be the newest when a lane
-    frees. `limit` caps the frames taken; `stop` ends it
-    early. An error in a stage is raised to the iterating thread; leaving the
-    loop early stops the stages.
+    frees. `limit` caps the frames taken; `stop` ends it early. An error in a
+    stage is raised to the iterating thread; leaving the loop early stops the
+    stages.
     """
 
     def __init__(

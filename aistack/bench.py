@@ -96,8 +96,9 @@ def _bare_model(source: Path, detector: Detector, frames: int) -> _Usage:
     return usage
 
 
-def _pipeline(source: Path, frames: int) -> _Usage:
-    """aistack as configured by default: it builds its own detector and model lanes."""
+def default_pipeline(source: Path, frames: int, lanes: int | None = None) -> Pipeline:
+    """aistack as configured by default on `source` read as fast as possible (a line and a
+    zone; it builds its own detector and model lanes), warmed up and ready to run."""
     config = AppConfig.model_validate(
         {
             "cameras": [
@@ -109,10 +110,16 @@ def _pipeline(source: Path, frames: int) -> _Usage:
                 }
             ],
             "metrics": {"enabled": False},
+            "pipeline": {"lanes": lanes},
         }
     )
     pipeline = Pipeline(config, pace="unpaced", max_frames=frames)
     pipeline.warm_up(first_frame(source))  # as the bare model was
+    return pipeline
+
+
+def _pipeline(source: Path, frames: int) -> _Usage:
+    pipeline = default_pipeline(source, frames)
     with _Usage() as usage:
         pipeline.run()
     return usage

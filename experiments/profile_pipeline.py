@@ -26,42 +26,21 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from aistack.bench import first_frame, machine_info
-from aistack.config import AppConfig, DetectorConfig
+from aistack.bench import default_pipeline, machine_info
+from aistack.config import DetectorConfig
 from aistack.demo import DEMO_CLIP
 from aistack.detect import plan_lanes
 from aistack.detect.yolo_onnx import PAD_VALUE, YoloOnnxDetector
 from aistack.models import bundled_model_path
 from aistack.models.yolo_format import nanodet_as_yolo
-from aistack.pipeline import Pipeline
 
 MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 STD = np.array([57.375, 57.12, 58.395], np.float32)
 
 
-def _file_pipeline(frames: int, lanes: int | None = None) -> Pipeline:
-    """The bundled clip read as fast as possible with a line, as `aistack bench` runs it."""
-    config = AppConfig.model_validate(
-        {
-            "cameras": [
-                {
-                    "name": "profile",
-                    "source": {"uri": str(DEMO_CLIP), "loop": True},
-                    "lines": [{"name": "middle", "points": [0.5, 0.0, 0.5, 1.0]}],
-                }
-            ],
-            "metrics": {"enabled": False},
-            "pipeline": {"lanes": lanes},
-        }
-    )
-    pipeline = Pipeline(config, pace="unpaced", max_frames=frames)
-    pipeline.warm_up(first_frame(DEMO_CLIP))
-    return pipeline
-
-
 def cpu_by_thread(frames: int) -> dict[str, float]:
     """CPU milliseconds per frame of each kind of thread in a default run (Linux /proc)."""
-    pipeline = _file_pipeline(frames)
+    pipeline = default_pipeline(DEMO_CLIP, frames)
     tick = os.sysconf("SC_CLK_TCK")
     first: dict[int, float] = {}
     last: dict[int, tuple[float, str]] = {}
@@ -98,7 +77,7 @@ def cpu_by_thread(frames: int) -> dict[str, float]:
 
 
 def hot_spots(frames: int, top: int = 12) -> list[dict[str, Any]]:
-    pipeline = _file_pipeline(frames)
+    pipeline = default_pipeline(DEMO_CLIP, frames)
     profiler = cProfile.Profile()
     profiler.enable()  # the calling thread: decoding boxes, tracking, counting
     pipeline.run()
@@ -209,7 +188,7 @@ def read_ahead_ratio(frames: int, rounds: int = 4) -> dict[str, Any]:
     fps: dict[str, list[float]] = {"ahead": [], "spare": []}
     for _ in range(rounds):
         for key, lanes, read_ahead in (("ahead", ahead, 1), ("spare", spare, 0)):
-            pipeline = _file_pipeline(frames, lanes)
+            pipeline = default_pipeline(DEMO_CLIP, frames, lanes)
             pipeline.read_ahead = read_ahead
             fps[key].append(pipeline.run().fps)
     pairs = [a / b for a, b in zip(fps["ahead"], fps["spare"], strict=True)]

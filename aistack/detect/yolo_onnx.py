@@ -136,7 +136,7 @@ class YoloOnnxDetector:
         """Resize `image` into the middle of `target` (3 x H x W, RGB 0..1), grey around it.
 
         Written one plane at a time straight into the model's input: padding a copy,
-        `dnn.blobFromImage` on it and stacking took 1.71x the time (docs/benchmarks.md).
+        `dnn.blobFromImage` on it and stacking took 1.7x the time (docs/benchmarks.md).
         """
         out_h, out_w = target.shape[1:]
         scale, new_w, new_h = self._fit(image)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
@@ -11,6 +12,29 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from .queries import Target, numbered, single_datasource
+
+PanelBuilder = TypeVar("PanelBuilder", timeseries.Panel, stat.Panel, table.Panel)
+
+
+def _titled(
+    panel: PanelBuilder,
+    title: str,
+    unit: str,
+    targets: Sequence[Target],
+    description: str,
+    width: int,
+    height: int,
+) -> PanelBuilder:
+    """What every panel kind sets alike: title, description, unit, queries and size."""
+    return (
+        panel.title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(single_datasource(targets))
+        .targets(numbered(targets))
+        .span(width)
+        .height(height)
+    )
 
 
 def graph(
@@ -27,14 +51,7 @@ def graph(
 ) -> timeseries.Panel:
     """A time series graph: lines, or `bars`, with optional range and dashed thresholds."""
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(single_datasource(targets))
-        .targets(numbered(targets))
-        .span(width)
-        .height(height)
+        _titled(timeseries.Panel(), title, unit, targets, description, width, height)
         .fill_opacity(10)
         .legend(
             common_builders.VizLegendOptions()
@@ -69,14 +86,7 @@ def single(
 ) -> stat.Panel:
     """A single stat of the last value, with optional value mappings and coloured thresholds."""
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(single_datasource(targets))
-        .targets(numbered(targets))
-        .span(width)
-        .height(height)
+        _titled(stat.Panel(), title, unit, targets, description, width, height)
         .graph_mode(common.BigValueGraphMode.AREA)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
@@ -93,16 +103,7 @@ def grid(
     title: str, unit: str, targets: Sequence[Target], description: str, *, width: int = 8
 ) -> table.Panel:
     """A table of the targets' results."""
-    return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .datasource(single_datasource(targets))
-        .targets(numbered(targets))
-        .span(width)
-        .height(8)
-    )
+    return _titled(table.Panel(), title, unit, targets, description, width, 8)
 
 
 def _thresholds(steps: Sequence[tuple[float, str]]) -> dash.ThresholdsConfig:

@@ -27,22 +27,22 @@ _EXPORTS: dict[str, str] = {
     "load_detector": "aistack.detect",
     "LineCounter": "aistack.analytics.lines",
     "ZoneCounter": "aistack.analytics.zones",
-    "Pipeline": "aistack.pipeline",
-    "RunSummary": "aistack.pipeline",
-    "PipelineMetrics": "aistack.metrics",
+    "Pipeline": "aistack.pipeline.wiring",
+    "RunSummary": "aistack.pipeline.wiring",
+    "PipelineMetrics": "aistack.pipeline.metrics",
     "SqliteSink": "aistack.sinks.sqlite",
-    "open_store": "aistack.store",
-    "write_report": "aistack.report",
-    "run_demo": "aistack.demo",
-    "evaluate": "aistack.evaluation",
-    "LiveView": "aistack.live_view",
-    "LineTuner": "aistack.widgets",
-    "stack_up": "aistack.stack",
-    "stack_status": "aistack.stack",
-    "stack_down": "aistack.stack",
+    "open_store": "aistack.stores.sqlite",
+    "write_report": "aistack.workbench.report",
+    "run_demo": "aistack.workbench.demo",
+    "evaluate": "aistack.evaluation.evaluate",
+    "LiveView": "aistack.live.view",
+    "LineTuner": "aistack.workbench.widgets",
+    "stack_up": "aistack.stack.control",
+    "stack_status": "aistack.stack.control",
+    "stack_down": "aistack.stack.control",
     "redact_url": "aistack.redact",
-    "bench_history": "aistack.bench_runs",
-    "bench_history_figure": "aistack.bench_runs",
+    "bench_history": "aistack.workbench.bench_history",
+    "bench_history_figure": "aistack.workbench.bench_history",
 }
 
 __all__ = [
@@ -83,23 +83,23 @@ __all__ = [
 if TYPE_CHECKING:
     from aistack.analytics.lines import LineCounter
     from aistack.analytics.zones import ZoneCounter
-    from aistack.bench_runs import bench_history, bench_history_figure
     from aistack.config import AppConfig, CameraConfig
     from aistack.config_file import load_config, parse_config
-    from aistack.demo import run_demo
     from aistack.detect import load_detector
     from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
-    from aistack.evaluation import evaluate
-    from aistack.live_view import LiveView
-    from aistack.metrics import PipelineMetrics
-    from aistack.pipeline import Pipeline, RunSummary
+    from aistack.evaluation.evaluate import evaluate
+    from aistack.live.view import LiveView
+    from aistack.pipeline.metrics import PipelineMetrics
+    from aistack.pipeline.wiring import Pipeline, RunSummary
     from aistack.redact import redact_url
-    from aistack.report import write_report
     from aistack.sinks.sqlite import SqliteSink
-    from aistack.stack import stack_down, stack_status, stack_up
-    from aistack.store import open_store
+    from aistack.stack.control import stack_down, stack_status, stack_up
+    from aistack.stores.sqlite import open_store
     from aistack.types import Detections, Event, Frame
-    from aistack.widgets import LineTuner
+    from aistack.workbench.bench_history import bench_history, bench_history_figure
+    from aistack.workbench.demo import run_demo
+    from aistack.workbench.report import write_report
+    from aistack.workbench.widgets import LineTuner
 
 
 def __getattr__(name: str) -> Any:

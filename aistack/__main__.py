@@ -2,6 +2,6 @@
 
 import sys
 
-from aistack.cli import main
+from aistack.cli.main import main
 
 sys.exit(main())

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aistack.classes import resolve_classes
+from aistack.errors import ConfigError
 
 Anchor = Literal[
     "bottom_center", "center", "top_center", "center_left", "center_right",
@@ -78,6 +79,26 @@ class LineConfig(Strict):
         if (x1, y1) == (x2, y2):
             raise ValueError("a line needs two different points")
         return self
+
+
+_LINE = re.compile(r"^(?:(?P<name>[A-Za-z0-9_.-]+)=)?(?P<coords>[^=]+)$")
+
+
+def parse_line(text: str, index: int) -> dict[str, Any]:
+    """`[NAME=]X1,Y1,X2,Y2` in pixels, or in fractions of width/height when all are <= 1."""
+    match = _LINE.match(text.strip())
+    parts = match["coords"].split(",") if match else []
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or any(v < 0 for v in values):
+        raise ConfigError(
+            f"--line {text!r}: expected [NAME=]X1,Y1,X2,Y2 with four non-negative numbers "
+            "(pixels, or fractions of width and height when all are 0-1)"
+        )
+    name = (match["name"] if match else None) or f"line{index + 1}"
+    return {"name": name, "points": values}
 
 
 class ZoneConfig(Strict):

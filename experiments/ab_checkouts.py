@@ -21,18 +21,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aistack.bench import machine_info
-from aistack.demo import DEMO_CLIP
+from aistack.bench.suites import machine_info
+from aistack.data import DEMO_CLIP
 from aistack.models.yolo_format import nanodet_as_yolo
 
-# Runs inside each checkout: only public API that both sides have.
+# Runs inside each checkout: only public API that both sides have (the package was laid out
+# in folders after 2026-11; first_frame lives where each side keeps it).
 _ONE_RUN = """
 import json, sys, time
 from pathlib import Path
-from aistack.bench import first_frame
+try:
+    from aistack.sources.video import first_frame
+except ImportError:
+    from aistack.bench import first_frame
+from aistack import AppConfig, Pipeline
 from aistack.classes import COCO_CLASSES
-from aistack.config import AppConfig
-from aistack.pipeline import Pipeline
 clip, model, frames = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = AppConfig.model_validate({
     "cameras": [{"name": "ab", "source": {"uri": clip, "loop": True},

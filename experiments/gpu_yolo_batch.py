@@ -19,8 +19,8 @@ from typing import Any
 
 import cv2
 
-from aistack.bench import gpu_readings, machine_info
-from aistack.demo import DEMO_CLIP
+from aistack.bench.suites import gpu_readings, machine_info
+from aistack.data import DEMO_CLIP
 
 
 def measure(device: str, batch: int, seconds: float, images: list[Any]) -> dict[str, Any]:

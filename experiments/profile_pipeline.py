@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from aistack.bench import default_pipeline, machine_info
+from aistack.bench.suites import default_pipeline, machine_info
 from aistack.config import DetectorConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import plan_lanes
 from aistack.detect.yolo_onnx import PAD_VALUE, YoloOnnxDetector
 from aistack.models import bundled_model_path

@@ -24,7 +24,7 @@ from typing import NoReturn
 import pytest
 import yaml
 
-from aistack.stack_render import render_influxdb
+from aistack.stack.render import render_influxdb
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

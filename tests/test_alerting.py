@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from aistack.config import AppConfig
-from aistack.metrics import MetricsServer, PipelineMetrics
-from aistack.pipeline import Pipeline
+from aistack.pipeline.metrics import MetricsServer, PipelineMetrics
+from aistack.pipeline.wiring import Pipeline
 
 if TYPE_CHECKING:
     from tests.servers import Server

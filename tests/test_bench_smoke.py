@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aistack.bench import SUITES
+from aistack.bench.suites import SUITES
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 
 
 def aistack(

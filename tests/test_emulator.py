@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.demo import DEMO_CLIP
-from aistack.emulator import Emulator, check_gstreamer
+from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError, SourceError
+from aistack.live.emulator import Emulator, check_gstreamer
 
 pytestmark = pytest.mark.services
 
@@ -184,7 +184,7 @@ def test_mount_names_default_to_stems_and_must_be_usable() -> None:
 def test_without_pygobject_the_error_names_what_to_install() -> None:
     code = (
         "import sys; sys.modules['gi'] = None\n"
-        "from aistack.emulator import check_gstreamer\n"
+        "from aistack.live.emulator import check_gstreamer\n"
         "check_gstreamer()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -196,7 +196,7 @@ def test_without_pygobject_the_error_names_what_to_install() -> None:
 def test_the_server_ends_when_its_parent_dies(gstreamer: None, counter_clip: Path) -> None:
     code = (
         "import sys, time\n"
-        "from aistack.emulator import Emulator\n"
+        "from aistack.live.emulator import Emulator\n"
         f"emulator = Emulator([{str(counter_clip)!r}], port=0).start()\n"
         "print(emulator.pid, flush=True)\n"
         "time.sleep(60)"
@@ -215,10 +215,10 @@ def test_the_server_ends_when_its_parent_dies(gstreamer: None, counter_clip: Pat
 def test_emulate_command_prints_urls_serves_and_stops_on_sigterm(
     gstreamer: None, counter_clip: Path
 ) -> None:
-    # Until `emulate` is wired into aistack.cli, run its parser and handler directly.
+    # Until `emulate` is wired into aistack.cli.main, run its parser and handler directly.
     code = (
         "import argparse, sys\n"
-        "from aistack.emulator_cli import add_emulate_parser, run_emulate\n"
+        "from aistack.cli.emulate import add_emulate_parser, run_emulate\n"
         "parser = argparse.ArgumentParser()\n"
         "add_emulate_parser(parser.add_subparsers())\n"
         "sys.exit(run_emulate(parser.parse_args(sys.argv[1:])))"

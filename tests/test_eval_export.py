@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aistack.eval_cli import main
-from aistack.evaluation import EvalResult, evaluate
+from aistack.cli.eval import main
+from aistack.evaluation.evaluate import EvalResult, evaluate
 from tests.golden.generate import SCENARIOS, generate
 from tests.servers import Server
 

@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from aistack.cli_args import config_from_options
+from aistack.cli.args import config_from_options
+from aistack.cli.eval import main
 from aistack.errors import ConfigError, SourceError
-from aistack.eval_cli import main
-from aistack.evaluation import EvalResult, accuracy_figures, evaluate, publish
-from aistack.mot import (
+from aistack.evaluation.evaluate import EvalResult, accuracy_figures, evaluate, publish
+from aistack.evaluation.mot import (
     MOT_CLASSES,
     TrackBoxes,
     load_ground_truth,
     parse_gt_classes,
     tracking_metrics,
 )
-from aistack.pipeline import Pipeline
+from aistack.pipeline.wiring import Pipeline
 from tests.golden.generate import SCENARIOS, GoldenClip, generate
 from tests.golden.sprites import SpriteUnavailableError
 
@@ -268,7 +268,7 @@ def test_eval_and_count_commands_agree(golden_dir: Path) -> None:
         return report
 
     line = _line(clip)
-    report = run("aistack.eval_cli", str(clip.video), "--gt", str(clip.ground_truth_file),
+    report = run("aistack.cli.eval", str(clip.video), "--gt", str(clip.ground_truth_file),
                  "--line", line, "--classes", "people,traffic")  # fmt: skip
     counted = run("aistack", "count", str(clip.video), "--line", line, "--classes",
                   "people,traffic")  # fmt: skip
@@ -281,7 +281,7 @@ def test_eval_and_count_commands_agree(golden_dir: Path) -> None:
 
 
 def test_help_explains_the_format_and_metrics() -> None:
-    done = subprocess.run([sys.executable, "-m", "aistack.eval_cli", "--help"],
+    done = subprocess.run([sys.executable, "-m", "aistack.cli.eval", "--help"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     for word in ("--gt-classes", "1-based", "conf 0", "HOTA", "IDF1", "MOTA", "mot", "coco+1"):
         assert word in done.stdout

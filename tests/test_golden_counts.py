@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aistack.config import AppConfig
-from aistack.pipeline import Pipeline
+from aistack.pipeline.wiring import Pipeline
 from tests.golden.generate import SCENARIOS, GoldenClip, generate
 from tests.golden.sprites import SpriteUnavailableError
 

@@ -14,7 +14,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aistack.gpu import HELP, register_gpu_metrics
+from aistack.pipeline.gpu import HELP, register_gpu_metrics
 
 RULES = Path(__file__).resolve().parents[1] / "stack/prometheus/rules/aistack.rules.yml"
 HAS_GPU = shutil.which("nvidia-smi") is not None

@@ -27,11 +27,11 @@ import pytest
 import yaml
 
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.gpu import register_gpu_metrics
-from aistack.live_view import LiveView
-from aistack.metrics import MetricsServer, PipelineMetrics
-from aistack.pipeline import Pipeline, RunSummary
+from aistack.data import DEMO_CLIP
+from aistack.live.view import LiveView
+from aistack.pipeline.gpu import register_gpu_metrics
+from aistack.pipeline.metrics import MetricsServer, PipelineMetrics
+from aistack.pipeline.wiring import Pipeline, RunSummary
 from aistack.sinks.influx import InfluxSink
 from grafana.dashboards_as_code import ALL, LIVE_VIEW_PORT, REQUIREMENT_NOTES, build_dashboards
 from tests.servers import Server, find_binary, free_port

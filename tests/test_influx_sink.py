@@ -21,9 +21,9 @@ import pytest
 from aistack.errors import SinkError
 from aistack.sinks.influx import InfluxSink, LineEncoder
 from aistack.sinks.sqlite import SqliteSink
-from aistack.store import SqliteStore
-from aistack.store_influx import InfluxStore
-from aistack.store_prometheus import PrometheusStore
+from aistack.stores.influx import InfluxStore
+from aistack.stores.prometheus import PrometheusStore
+from aistack.stores.sqlite import SqliteStore
 from aistack.types import Event
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from aistack import analysis, experiment, jobs, workbench
+from aistack.cli.job import main
 from aistack.config import DetectorConfig
 from aistack.errors import ConfigError
-from aistack.job_cli import main
+from aistack.workbench import analysis, experiment, jobs, notebook_data
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "people_walkway.yaml"
@@ -254,14 +254,14 @@ def test_offline_renderer_is_set_once() -> None:
 
 
 def test_store_data_reads_the_jobs_store(job_run: Path) -> None:
-    data = workbench.load_store_data("sqlite", path=job_run / "aistack.sqlite", interval="1s")
+    data = notebook_data.load_store_data("sqlite", path=job_run / "aistack.sqlite", interval="1s")
     assert data.events is not None and len(data.events) == int(data.counts["count"].sum())
     assert data.start <= data.events["time"].min() < data.end
     assert data.performance.per_run and len(data.performance.fps) == 1
     with pytest.raises(ConfigError, match="needs url"):
-        workbench.load_store_data("influx")
+        notebook_data.load_store_data("influx")
     with pytest.raises(ConfigError, match="store must be one of"):
-        workbench.load_store_data("mysql")
+        notebook_data.load_store_data("mysql")
 
 
 def test_bench_results_load_and_compare_with_targets(tmp_path: Path) -> None:
@@ -271,9 +271,9 @@ def test_bench_results_load_and_compare_with_targets(tmp_path: Path) -> None:
         "stores": {"sqlite": {"events_per_second": 150_000, "target": 100_000}, "influx": {}},
     }
     (tmp_path / "bench-20250101T000000Z.json").write_text(json.dumps({"results": results}))
-    data, path = workbench.bench_results(run=False, suites=[], quick=True, bench_dir=tmp_path)
+    data, path = notebook_data.bench_results(run=False, suites=[], quick=True, bench_dir=tmp_path)
     assert path.name == "bench-20250101T000000Z.json"
-    ratios = workbench.bench_ratios(data)
+    ratios = notebook_data.bench_ratios(data)
     assert ratios["meets"].to_dict() == {
         "pipeline FPS / bare model FPS": False,
         "latency p95 / model latency": True,
@@ -283,4 +283,4 @@ def test_bench_results_load_and_compare_with_targets(tmp_path: Path) -> None:
     assert len(figure.data) == 3
     assert len(figure.layout.shapes) == 3  # each panel's dashed target line
     with pytest.raises(ConfigError, match="no bench-"):
-        workbench.bench_results(run=False, suites=[], quick=True, bench_dir=tmp_path / "none")
+        notebook_data.bench_results(run=False, suites=[], quick=True, bench_dir=tmp_path / "none")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.emulator import Emulator, check_gstreamer
+from aistack.data import DEMO_CLIP
 from aistack.errors import SourceError
-from aistack.metrics import PipelineMetrics
-from aistack.pipeline import Pipeline, RunSummary
+from aistack.live.emulator import Emulator, check_gstreamer
+from aistack.pipeline.metrics import PipelineMetrics
+from aistack.pipeline.wiring import Pipeline, RunSummary
 
 pytestmark = pytest.mark.services
 

@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.annotate import LINE_COLOUR, ZONE_COLOUR
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError
-from aistack.live_view import LiveView
-from aistack.pipeline import Pipeline
+from aistack.live.draw import LINE_COLOUR, ZONE_COLOUR
+from aistack.live.view import LiveView
+from aistack.pipeline.wiring import Pipeline
 from aistack.types import Image
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -11,7 +11,7 @@ import nbformat
 import papermill
 import pytest
 
-from aistack import experiment, jobs
+from aistack.workbench import experiment, jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from aistack.config import AppConfig, DetectorConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import load_detector, plan_lanes
 from aistack.detect.base import StagedDetector
 from aistack.detect.nanodet import NanoDetDetector
-from aistack.pipeline import Pipeline
-from aistack.pipeline_stages import StagedDetection
+from aistack.pipeline.lanes import StagedDetection
+from aistack.pipeline.wiring import Pipeline
 from aistack.types import Detections, Frame, Image
 
 

@@ -27,8 +27,8 @@ from aistack.analytics.pose import (
 from aistack.detect.base import COCO_CLASSES, Detector
 from aistack.detect.movenet import KEYPOINT_NAMES, MAX_PEOPLE, MoveNetDetector
 from aistack.detect.nanodet import NanoDetDetector
-from aistack.draw_pose import draw_skeletons
 from aistack.errors import ModelError
+from aistack.live.draw_pose import draw_skeletons
 from aistack.models import MODELS_DIR
 from aistack.types import Detections, Event, Image
 from tests.test_nanodet import PEOPLE, iou_matrix
@@ -328,8 +328,8 @@ def test_posture_events_and_forgetting_dead_tracks() -> None:
 
 
 def test_walkers_on_the_real_clip_stand_and_never_fall(movenet: MoveNetDetector) -> None:
+    from aistack.analytics.tracking import make_tracker
     from aistack.config import TrackerConfig
-    from aistack.track import make_tracker
 
     tracker, analyzer = make_tracker(TrackerConfig(), FPS), PoseAnalyzer("vtest")
     capture = cv2.VideoCapture(str(VIDEO))

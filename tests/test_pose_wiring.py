@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from aistack.analytics.camera import FrameResult
 from aistack.analytics.pose import PoseSettings
-from aistack.camera import FrameResult
 from aistack.config import AppConfig, DetectorConfig, PoseConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import backend_for, load_detector
 from aistack.detect.movenet import MoveNetDetector
 from aistack.errors import ModelError
-from aistack.metrics import PipelineMetrics
-from aistack.pipeline import Pipeline
+from aistack.pipeline.metrics import PipelineMetrics
+from aistack.pipeline.wiring import Pipeline
 
 
 def test_pose_config_mirrors_the_analyzer_settings() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aistack.gpu import HELP as GPU_METRICS
-from aistack.metrics import PipelineMetrics
+from aistack.pipeline.gpu import HELP as GPU_METRICS
+from aistack.pipeline.metrics import PipelineMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = REPO / "stack/prometheus"

@@ -14,10 +14,10 @@ import numpy.typing as npt
 import pytest
 
 from aistack.errors import ConfigError, SinkError
-from aistack.report import LAST_EVENTS, MAX_IMAGE_WIDTH, write_report
 from aistack.sinks.sqlite import SqliteSink
-from aistack.store import SqliteStore, open_store
+from aistack.stores.sqlite import SqliteStore, open_store
 from aistack.types import Event
+from aistack.workbench.report import LAST_EVENTS, MAX_IMAGE_WIDTH, write_report
 
 T0 = 1_714_560_000.0
 VIDEO = Path(__file__).resolve().parents[1] / "aistack" / "data" / "vtest.mp4"

@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.annotate import LINE_COLOUR
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.emulator import Emulator, check_gstreamer
+from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError, SourceError
-from aistack.pipeline import Pipeline
-from aistack.rtsp_push import RtspPublisher
+from aistack.live.draw import LINE_COLOUR
+from aistack.live.emulator import Emulator, check_gstreamer
+from aistack.live.push import RtspPublisher
+from aistack.pipeline.wiring import Pipeline
 from aistack.types import Image
 
 pytestmark = pytest.mark.services

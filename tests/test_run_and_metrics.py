@@ -17,9 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import aistack
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.metrics import MetricsServer, PipelineMetrics
-from aistack.pipeline import Pipeline
+from aistack.data import DEMO_CLIP
+from aistack.pipeline.metrics import MetricsServer, PipelineMetrics
+from aistack.pipeline.wiring import Pipeline
 
 
 def _free_port() -> int:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError
-from aistack.sharding import Shard, select_cameras, shard_from_env
+from aistack.pipeline.sharding import Shard, select_cameras, shard_from_env
 
 CAMERAS = [{"name": f"cam{i}", "source": {"uri": str(DEMO_CLIP)}} for i in range(5)]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import cv2
 
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.pipeline import Pipeline
+from aistack.data import DEMO_CLIP
+from aistack.pipeline.wiring import Pipeline
 from aistack.sinks.sqlite import SqliteSink
-from aistack.store import open_store
+from aistack.stores.sqlite import open_store
 
 
 def test_crossings_link_to_readable_crops(tmp_path: Path) -> None:

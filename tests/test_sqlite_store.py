@@ -16,7 +16,7 @@ import pytest
 import aistack.sinks.sqlite as sqlite_sink
 from aistack.errors import ConfigError, SinkError
 from aistack.sinks.sqlite import SCHEMA_VERSION, SqliteSink
-from aistack.store import COUNT_COLUMNS, EVENT_COLUMNS, TOTAL_COLUMNS, open_store
+from aistack.stores.sqlite import COUNT_COLUMNS, EVENT_COLUMNS, TOTAL_COLUMNS, open_store
 from aistack.types import Event
 
 T0 = 1_714_560_000.0  # 2024-05-01 10:40:00 UTC, on the hour's 40th minute

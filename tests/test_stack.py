@@ -22,9 +22,9 @@ import psutil
 import pytest
 import yaml
 
-from aistack import stack_native as native
 from aistack.errors import AistackError, ConfigError
-from aistack.stack import (
+from aistack.stack import native
+from aistack.stack.control import (
     StackStatus,
     compose_argv,
     compose_command,
@@ -34,7 +34,7 @@ from aistack.stack import (
     stack_status,
     stack_up,
 )
-from aistack.stack_render import (
+from aistack.stack.render import (
     WEBHOOK_PLACEHOLDER,
     render_alertmanager,
     render_prometheus,
@@ -48,13 +48,13 @@ STACK_DIR = REPO / "stack"
 
 def _stack_command() -> list[str]:
     """`python -m aistack stack` once cli.py wires it in, else the module's own main()."""
-    from aistack.cli import build_parser
+    from aistack.cli.main import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if "stack" in commands.choices:
         return [sys.executable, "-m", "aistack", "stack"]
-    return [sys.executable, "-m", "aistack.stack_cli"]
+    return [sys.executable, "-m", "aistack.cli.stack"]
 
 
 def aistack_stack(

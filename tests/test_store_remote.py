@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from aistack.errors import ConfigError, SinkError
-from aistack.metrics import MetricsServer, PipelineMetrics
+from aistack.pipeline.metrics import MetricsServer, PipelineMetrics
 from aistack.sinks.influx import InfluxSink
-from aistack.store import COUNT_COLUMNS, EVENT_COLUMNS, TOTAL_COLUMNS
-from aistack.store_influx import InfluxStore
-from aistack.store_prometheus import PrometheusStore, crossings_per_interval
+from aistack.stores.influx import InfluxStore
+from aistack.stores.prometheus import PrometheusStore, crossings_per_interval
+from aistack.stores.sqlite import COUNT_COLUMNS, EVENT_COLUMNS, TOTAL_COLUMNS
 from aistack.types import Event
 
 if TYPE_CHECKING:

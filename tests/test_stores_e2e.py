@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from aistack.config import AppConfig
-from aistack.demo import DEMO_CLIP
-from aistack.metrics import MetricsServer, PipelineMetrics
-from aistack.pipeline import Pipeline
+from aistack.data import DEMO_CLIP
+from aistack.pipeline.metrics import MetricsServer, PipelineMetrics
+from aistack.pipeline.wiring import Pipeline
 from aistack.sinks.influx import InfluxSink
 from aistack.sinks.sqlite import SqliteSink
-from aistack.store import open_store
-from aistack.store_influx import InfluxStore
-from aistack.store_prometheus import PrometheusStore
+from aistack.stores.influx import InfluxStore
+from aistack.stores.prometheus import PrometheusStore
+from aistack.stores.sqlite import open_store
 from tests.servers import Server
 
 pytestmark = pytest.mark.services

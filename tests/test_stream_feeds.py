@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from aistack.config import AppConfig, DetectorConfig, SourceConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import Detector, load_detector
-from aistack.metrics import PipelineMetrics
-from aistack.pipeline import Pipeline
+from aistack.pipeline.metrics import PipelineMetrics
+from aistack.pipeline.wiring import Pipeline
 from aistack.sources.feeds import Backoff, LatestFrames, StreamFeed
 from aistack.types import Detections, Frame, Image
 

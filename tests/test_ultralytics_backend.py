@@ -13,7 +13,7 @@ import pytest
 
 from aistack.classes import COCO_CLASSES
 from aistack.config import DetectorConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import backend_for, load_detector
 from aistack.errors import ModelError
 

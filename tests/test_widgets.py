@@ -17,13 +17,13 @@ from typing import Any, NoReturn
 import numpy as np
 import pytest
 
-from aistack.annotate import IN_COLOUR, LINE_COLOUR
 from aistack.config import AppConfig
 from aistack.config_file import load_config
-from aistack.demo import DEMO_CLIP
-from aistack.emulator import Emulator, check_gstreamer
+from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError, SourceError
-from aistack.tuning import ShapeEditor, TunedLine, draw_shapes
+from aistack.live.draw import IN_COLOUR, LINE_COLOUR
+from aistack.live.emulator import Emulator, check_gstreamer
+from aistack.workbench.tuning import ShapeEditor, TunedLine, draw_shapes
 
 
 def require_or_skip(reason: str) -> NoReturn:
@@ -34,7 +34,7 @@ def require_or_skip(reason: str) -> NoReturn:
 
 
 try:
-    from aistack.widgets import LineTuner
+    from aistack.workbench.widgets import LineTuner
 except ImportError as missing:  # the notebook extras: ipywidgets, ipyevents
     if os.environ.get("AISTACK_REQUIRE_SERVICES") == "1":
         raise

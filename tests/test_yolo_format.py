@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect.nanodet import NanoDetDetector
 from aistack.detect.yolo_onnx import YoloOnnxDetector
 

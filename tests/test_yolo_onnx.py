@@ -10,7 +10,7 @@ import pytest
 
 from aistack.classes import COCO_CLASSES
 from aistack.config import DetectorConfig
-from aistack.demo import DEMO_CLIP
+from aistack.data import DEMO_CLIP
 from aistack.detect import backend_for, load_detector
 from aistack.detect.yolo_onnx import YoloOnnxDetector
 from aistack.errors import ModelError
@@ -21,7 +21,7 @@ pytest.importorskip("ultralytics", reason="the ultralytics extra is not installe
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aistack.bench_ultralytics import export_random_yolo
+    from aistack.bench.ultralytics import export_random_yolo
 
     return export_random_yolo(tmp_path_factory.mktemp("yolo"))
 

@@ -1,1 +1,1 @@
-"""Turn tracked detections into events: line crossings, zone entries and occupancy."""
+"""Tracks and events: tracker adapters, line and zone counters, pose, one camera's state."""

@@ -2,7 +2,7 @@
 
 The file is in WAL mode with `synchronous=NORMAL`: a commit is durable against a
 crash or SIGKILL of the writer (not against power loss), and readers never
-block the writer. `aistack.store` is the read side.
+block the writer. `aistack.stores.sqlite` is the read side.
 """
 
 from __future__ import annotations

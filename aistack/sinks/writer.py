@@ -8,7 +8,8 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-from aistack.metrics import PipelineMetrics
+from prometheus_client import Counter, Gauge
+
 from aistack.types import Event
 
 log = logging.getLogger("aistack.pipeline")
@@ -18,10 +19,20 @@ class EventSink(Protocol):
     def write(self, events: Sequence[Event]) -> None: ...
 
 
+class SinkMetrics(Protocol):
+    """The metrics a sink writer updates; the pipeline's `PipelineMetrics` has them.
+
+    A Protocol, so that sinks stay below the pipeline that wires them.
+    """
+
+    sink_errors: Counter
+    spool_pending: Gauge
+
+
 class SinkWriter(threading.Thread):
     """Feeds events to one sink off the counting path; failures are counted, not raised."""
 
-    def __init__(self, name: str, sink: EventSink, metrics: PipelineMetrics, size: int = 10_000):
+    def __init__(self, name: str, sink: EventSink, metrics: SinkMetrics, size: int = 10_000):
         super().__init__(name=f"sink-{name}", daemon=True)
         self.sink_name = name
         self.sink = sink

@@ -15,14 +15,28 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
+
+from prometheus_client import Counter, Gauge
 
 from aistack.config import SourceConfig
 from aistack.errors import AistackError
-from aistack.metrics import PipelineMetrics
 from aistack.sources.video import VideoSource, open_source
 from aistack.types import Frame
 
 log = logging.getLogger("aistack.sources")
+
+
+class FeedMetrics(Protocol):
+    """The camera-health metrics a live feed updates; the pipeline's `PipelineMetrics` has them.
+
+    A Protocol, so that sources stay below the pipeline that wires them.
+    """
+
+    camera_up: Gauge
+    reconnects: Counter
+    decode_errors: Counter
+    frames_dropped: Counter
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,7 @@ class StreamFeed(threading.Thread):
         config: SourceConfig,
         camera: str,
         stop: threading.Event,
-        metrics: PipelineMetrics,
+        metrics: FeedMetrics,
         *,
         pace: str = "native",
         buffer_size: int = 2,

@@ -137,3 +137,15 @@ class VideoSource:
 
 def open_source(config: SourceConfig, camera: str = "camera", pace: str = "unpaced") -> VideoSource:
     return VideoSource(config, camera, pace)
+
+
+def first_frame(path: Path | str) -> Image:
+    """A video file's first picture, e.g. to warm a model up before timing it."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, image = capture.read()
+    finally:
+        capture.release()
+    if not ok or image is None:
+        raise SourceError(f"{path}: not a readable video file (no first frame)")
+    return cast(Image, image)

@@ -1,0 +1,1 @@
+"""Speed: benchmark suites whose figures are ratios measured in one run."""

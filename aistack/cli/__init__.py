@@ -1,0 +1,1 @@
+"""The `aistack` command line: one thin module per command."""

@@ -1,0 +1,1 @@
+"""Accuracy: tracks and counts against ground truth, and exporting the figures."""

@@ -1,0 +1,1 @@
+"""Wiring: feeds, detection lanes, cameras and sinks on threads; the runner and live metrics."""

@@ -1,0 +1,1 @@
+"""The monitoring stack: Docker Compose or native daemons, rendered configs, status."""

@@ -1,0 +1,1 @@
+"""Events back in as pandas DataFrames: SQLite, InfluxDB and Prometheus."""

@@ -1,0 +1,1 @@
+"""What notebooks and reports use: tuner widgets, previews, jobs, analysis, the demo."""

@@ -6,7 +6,7 @@ image of stack/docker-compose.yml. One module per dashboard (`overview`, `camera
 `variables` and `board` (panel ids and requirements); `build` turns them into JSON.
 
 Panels whose data only exists on some hosts name it in `requires` ("gpu": a worker with an
-NVIDIA GPU, "cadvisor", "dcgm": dcgm-exporter); tests/test_grafana_dashboards.py runs every
+NVIDIA GPU, "cadvisor", "dcgm": dcgm-exporter); tests/stack/test_grafana_dashboards.py runs every
 other panel's queries against a real Prometheus and InfluxDB and skips these with the reason.
 """
 

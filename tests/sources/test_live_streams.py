@@ -132,6 +132,6 @@ def test_ten_outages_each_recover_within_five_seconds(emulator: Emulator) -> Non
 def test_two_camera_example_config_is_valid() -> None:
     from aistack.config_file import load_config
 
-    config = load_config(Path(__file__).parents[1] / "experiments" / "two_cameras.yaml")
+    config = load_config(Path(__file__).parents[2] / "experiments" / "two_cameras.yaml")
     assert [c.name for c in config.cameras] == ["door", "street"]
     assert all(c.source.kind == "rtsp" for c in config.cameras)

@@ -19,7 +19,7 @@ from aistack.errors import ModelError
 from aistack.models import MODELS_DIR, bundled_model_path, verify_checksum
 from aistack.types import Detections, Image
 
-VIDEO = Path(__file__).resolve().parents[1] / "aistack" / "data" / "vtest.mp4"
+VIDEO = Path(__file__).resolve().parents[2] / "aistack" / "data" / "vtest.mp4"
 PERSON, CAR, TRUCK = 0, 2, 7
 
 # People checked by eye on the frames (x1, y1, x2, y2 in 768x576 pixels).
@@ -264,7 +264,7 @@ def test_conversion_script_runs_without_tensorflow() -> None:
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr
     assert "tf2onnx" in result.stdout and "--out" in result.stdout

@@ -42,7 +42,7 @@ from aistack.stack.render import (
 )
 from tests.servers import require_service
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STACK_DIR = REPO / "stack"
 
 

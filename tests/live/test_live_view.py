@@ -27,7 +27,7 @@ from aistack.live.view import LiveView
 from aistack.pipeline.wiring import Pipeline
 from aistack.types import Image
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")

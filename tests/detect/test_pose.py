@@ -31,9 +31,9 @@ from aistack.errors import ModelError
 from aistack.live.draw_pose import draw_skeletons
 from aistack.models import MODELS_DIR
 from aistack.types import Detections, Event, Image
-from tests.test_nanodet import PEOPLE, iou_matrix
+from tests.detect.test_nanodet import PEOPLE, iou_matrix
 
-VIDEO = Path(__file__).resolve().parents[1] / "aistack" / "data" / "vtest.mp4"
+VIDEO = Path(__file__).resolve().parents[2] / "aistack" / "data" / "vtest.mp4"
 EVERY = 25  # frames compared with NanoDet: 32 of the clip's 795
 FPS = 10.0
 

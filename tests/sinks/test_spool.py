@@ -13,7 +13,7 @@ import pytest
 from aistack.errors import SinkError
 from aistack.sinks.spool import Spool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lines_come_back_in_order_until_acked(tmp_path: Path) -> None:

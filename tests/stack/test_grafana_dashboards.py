@@ -36,7 +36,7 @@ from aistack.sinks.influx import InfluxSink
 from grafana.dashboards_as_code import ALL, LIVE_VIEW_PORT, REQUIREMENT_NOTES, build_dashboards
 from tests.servers import Server, find_binary, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
 SCHEMA = GRAFANA / "schema" / "dashboard.schema.json"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"

@@ -20,7 +20,7 @@ from aistack.types import Event
 from aistack.workbench.report import LAST_EVENTS, MAX_IMAGE_WIDTH, write_report
 
 T0 = 1_714_560_000.0
-VIDEO = Path(__file__).resolve().parents[1] / "aistack" / "data" / "vtest.mp4"
+VIDEO = Path(__file__).resolve().parents[2] / "aistack" / "data" / "vtest.mp4"
 
 
 def first_frame() -> npt.NDArray[np.uint8]:

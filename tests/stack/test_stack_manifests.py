@@ -26,7 +26,7 @@ import yaml
 
 import aistack
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "stack"
 COMPOSE_FILE = STACK / "docker-compose.yml"
 ENV_EXAMPLE = STACK / ".env.example"

@@ -19,7 +19,7 @@ from aistack.config import DetectorConfig
 from aistack.errors import ConfigError
 from aistack.workbench import analysis, experiment, jobs, notebook_data
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "people_walkway.yaml"
 JOB_NOTEBOOK = ROOT / "notebooks" / "03_inference_job.ipynb"
 PLOTLY_JS_BANNER = "* plotly.js v"

@@ -11,7 +11,7 @@ import pytest
 from aistack import bench_history, bench_history_figure
 from aistack.errors import ConfigError
 
-BENCH = Path(__file__).resolve().parents[1] / "experiments" / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "experiments" / "bench"
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tests.servers import Server
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Eighths of a second are exact in binary, so float seconds and nanoseconds agree.
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 

@@ -17,7 +17,7 @@ import yaml
 from aistack.pipeline.gpu import HELP as GPU_METRICS
 from aistack.pipeline.metrics import PipelineMetrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stack/prometheus"
 CONFIG = STACK / "prometheus.yml"
 RULES = STACK / "rules/aistack.rules.yml"

@@ -13,7 +13,7 @@ import pytest
 
 from aistack.workbench import experiment, jobs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # The parameters of the notebooks this module owns; a job's --param names.
 PARAMETERS = {

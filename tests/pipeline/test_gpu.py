@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aistack.pipeline.gpu import HELP, register_gpu_metrics
 
-RULES = Path(__file__).resolve().parents[1] / "stack/prometheus/rules/aistack.rules.yml"
+RULES = Path(__file__).resolve().parents[2] / "stack/prometheus/rules/aistack.rules.yml"
 HAS_GPU = shutil.which("nvidia-smi") is not None
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tests.servers import Server
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "stack/prometheus/rules/aistack.rules.yml"
 ALERTMANAGER_CONFIG = REPO / "stack/alertmanager/alertmanager.yml"
 # What `aistack stack` / compose replaces with the deployment's webhook URL.

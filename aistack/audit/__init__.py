@@ -1,0 +1,1 @@
+"""Count audits: slit-scan strips and candidate crossings that a person confirms into crossings.csv."""

@@ -154,6 +154,16 @@ class DetectorConfig(Strict):
     input_size: int = Field(
         default=512, ge=64, multiple_of=32, description="movenet: the longer input side"
     )
+    nanodet_size: int | tuple[int, int] | None = Field(
+        default=None,
+        description="NanoDet's input, in pixels, multiples of 32. N: each frame keeps its "
+        "aspect ratio, its longer side becomes N and its shorter side the nearest multiple "
+        "of 32 (a 960x540 frame at 640 runs at 640x352). 'WxH': every frame is stretched to "
+        "exactly that (416x416: the size the model was trained at, and aistack's only input "
+        "before this key existed). Unset: 640, or the graph's own size for a NanoDet .onnx "
+        "with a fixed input. A larger input finds smaller people and costs time in "
+        "proportion to its area (docs/models.md).",
+    )
     threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
@@ -168,6 +178,26 @@ class DetectorConfig(Strict):
     @classmethod
     def _known_classes(cls, classes: list[str]) -> list[str]:
         return resolve_classes(classes)
+
+    @field_validator("nanodet_size", mode="before")
+    @classmethod
+    def _nanodet_size(cls, size: object) -> object:
+        # YAML gives 640 as a number and 416x416 as a string.
+        if isinstance(size, str) and size.strip().isdigit():
+            size = int(size)
+        elif isinstance(size, str):
+            width, x, height = size.strip().lower().partition("x")
+            if not x or not width.isdigit() or not height.isdigit():
+                raise ValueError(
+                    f"nanodet_size must be N or WxH, e.g. 640 or 416x416; got {size!r}"
+                )
+            size = (int(width), int(height))
+        sides = size if isinstance(size, (tuple, list)) else [size]
+        if size is not None and not all(
+            isinstance(side, int) and side >= 32 and side % 32 == 0 for side in sides
+        ):
+            raise ValueError(f"nanodet_size sides must be multiples of 32; got {size!r}")
+        return size
 
     @field_validator("device")
     @classmethod

@@ -132,6 +132,7 @@ def load_detector(config: DetectorConfig) -> Detector:
             classes=[COCO_CLASSES.index(c) for c in config.classes],
             threads=config.threads,
             device=config.device,
+            input_size=config.nanodet_size,
         )
     from aistack.detect.ultralytics import UltralyticsDetector
 

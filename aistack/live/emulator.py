@@ -113,7 +113,7 @@ class Emulator:
             "timeout": timeout,
         }  # fmt: skip
         # The child must run this very copy of aistack, installed or not.
-        path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        path = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)))
         # Its own session keeps a terminal's Ctrl-C away from it, so the parent stops it in
         # order; its stdin is a pipe it watches, so it also ends when the parent dies.

@@ -56,7 +56,7 @@ def find_stack_dir(stack_dir: Path | None = None) -> Path:
     else:
         env = os.environ.get("AISTACK_STACK_DIR")
         candidates = [Path(env)] if env else []
-        candidates += [Path(__file__).resolve().parents[1] / "stack", Path.cwd() / "stack"]
+        candidates += [Path(__file__).resolve().parents[2] / "stack", Path.cwd() / "stack"]
     for candidate in candidates:
         if (candidate / "prometheus" / "prometheus.yml").is_file():
             return candidate.resolve()

@@ -615,7 +615,7 @@ def test_hpa_metric_is_the_one_the_adapter_rule_serves(
     assert rule["name"]["as"] == metric["pods"]["metric"]["name"]
     series = re.match(r"(\w+)\{", rule["seriesQuery"])
     assert series is not None
-    assert f'"{series[1]}"' in (ROOT / "aistack" / "metrics.py").read_text()
+    assert f'"{series[1]}"' in (ROOT / "aistack" / "pipeline" / "metrics.py").read_text()
 
 
 def test_prometheus_in_kubernetes_keeps_the_compose_job_names() -> None:

@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(lag in frames with 8 cameras), stores (SQLite, spool, InfluxDB write rates), "
         "ultralytics (aistack / Ultralytics ObjectCounter on the same ONNX model), memory "
         "(RSS growth over 10,000 frames). "
-        "Default: all",
+        "Default: all of these. `accuracy` (run on its own) measures counts instead: count "
+        "error, HOTA/IDF1/MOTA and FPS on fixed real clips with ground truth "
+        "(docs/accuracy.md)",
     )  # fmt: skip
     bench.add_argument("--source", type=Path, default=None, help="clip (default: bundled)")
     bench.add_argument("--out", type=Path, default=Path("experiments/bench"), help="results folder")
@@ -156,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--influx-url", default=None,
         help="InfluxDB for the stores suite, e.g. http://127.0.0.1:8086 (default: skip it)",
     )  # fmt: skip
+    bench.add_argument(
+        "--data", type=Path, default=Path("../shared/data"), metavar="DIR",
+        help="accuracy: the folder holding the dev-set clips and ground truth "
+        "(default: ../shared/data)",
+    )  # fmt: skip
+    bench.add_argument("--case", action="append", default=None, metavar="NAME",
+                       help="accuracy: run only this case (repeatable)")  # fmt: skip
+    bench.add_argument("--setting", action="append", default=None, metavar="NAME",
+                       help="accuracy: run only this detector setting (repeatable)")  # fmt: skip
     return parser
 
 
@@ -220,6 +231,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from aistack.bench.suites import SUITES, run_bench
 
+    if "accuracy" in args.suites:
+        return _bench_accuracy(args)
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         raise ConfigError(
@@ -230,6 +243,21 @@ def _bench(args: argparse.Namespace) -> int:
     )
     print(result.markdown)
     print(f"results: {result.json_path}", file=sys.stderr)
+    return 0
+
+
+def _bench_accuracy(args: argparse.Namespace) -> int:
+    from aistack.bench.accuracy.runner import run_accuracy
+
+    if args.suites != ["accuracy"]:
+        raise ConfigError("bench accuracy runs on its own: `aistack bench accuracy [--quick]`")
+    result = run_accuracy(
+        args.out, args.data, quick=args.quick, cases=args.case, settings=args.setting
+    )
+    print(result.markdown)
+    print(f"results: {result.json_path}", file=sys.stderr)
+    if result.plot_path is not None:
+        print(f"plot: {result.plot_path}", file=sys.stderr)
     return 0
 
 

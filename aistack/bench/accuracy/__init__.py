@@ -1,0 +1,1 @@
+"""The accuracy benchmark: count error, tracking scores and speed on fixed real cases."""

@@ -265,6 +265,38 @@ def free_input_size(model: Any) -> Any:
     return free
 
 
+def fixed_input_size(model: Any, width: int, height: int) -> Any:
+    """A copy of the size-free NanoDet graph with its input fixed at `width` x `height`.
+
+    The inverse of `free_input_size`, for runners that need declared shapes (the
+    YOLO-format wrapper, OpenCV's importer): `free_input_size` of the result at
+    416x416 is byte for byte the bundled graph again.
+    """
+    import onnx
+
+    if width % 32 or height % 32 or width < 32 or height < 32:
+        raise ValueError(f"NanoDet's input sides must be multiples of 32; got {width}x{height}")
+    fixed = type(model)()
+    fixed.CopyFrom(model)
+    graph = fixed.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims[2:], (height, width), strict=True):
+        dim.Clear()
+        dim.dim_value = value
+    for output in graph.output:
+        points = output.type.tensor_type.shape.dim[1]
+        symbol = points.dim_param
+        if not symbol.startswith("points_s"):
+            raise SystemExit(f"{output.name}: not a size-free NanoDet output ({symbol!r})")
+        stride = int(symbol.removeprefix("points_s"))
+        points.Clear()
+        points.dim_value = (height // stride) * (width // stride)
+    del graph.value_info[:]
+    fixed = onnx.shape_inference.infer_shapes(fixed, check_type=True, strict_mode=True)
+    onnx.checker.check_model(fixed, full_check=True)
+    return fixed
+
+
 def write_free_size(fixed: Path, out: Path) -> Path:
     """Write `free_input_size` of the NanoDet graph at `fixed` to `out`; return `out`."""
     import onnx

@@ -22,12 +22,23 @@ _STD = (57.375, 57.12, 58.395)
 _BINS = 11
 
 
-def nanodet_as_yolo(target: Path, source: Path | None = None) -> Path:
-    """Write NanoDet as a YOLOv8-style detect ONNX model at `target`; returns `target`."""
+def nanodet_as_yolo(
+    target: Path, source: Path | None = None, size: tuple[int, int] = (416, 416)
+) -> Path:
+    """Write NanoDet as a YOLOv8-style detect ONNX model at `target`; returns `target`.
+
+    A size-free graph (the bundled one) is fixed at `size` (width, height) first:
+    the wrapper's box decoding is laid out for one grid. 416x416 is the size the
+    model was trained at, and what the Ultralytics comparison has always run.
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    from aistack.models.convert import fixed_input_size
+
     model = onnx.load(str(source or bundled_model_path("nanodet")))
+    if any(d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim):
+        model = fixed_input_size(model, *size)
     graph = model.graph
     (original,) = graph.input
     dims = [d.dim_value for d in original.type.tensor_type.shape.dim]

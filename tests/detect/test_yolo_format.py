@@ -44,7 +44,7 @@ def test_it_reads_as_a_yolo_export(wrapped: Path) -> None:
 
 
 def test_same_boxes_as_the_nanodet_runner(wrapped: Path, pictures: list[np.ndarray]) -> None:
-    ours = NanoDetDetector(confidence=0.3, iou=0.6)
+    ours = NanoDetDetector(confidence=0.3, iou=0.6, input_size=(416, 416))
     yolo = YoloOnnxDetector(wrapped, confidence=0.3, iou=0.6)
     found = 0
     for picture in pictures:

@@ -109,6 +109,7 @@ def plot(data: Mapping[str, Any], path: Path) -> Path | None:
     axes.set_ylabel("count error, % of true crossings")
     axes.set_title("Count error against speed: lower and further right is better")
     axes.set_ylim(bottom=0)
+    axes.set_xlim(left=0)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()

@@ -1,24 +1,20 @@
-"""Accuracy of a clip's counts and tracks against MOTChallenge ground truth.
+"""Accuracy of a clip's counts (and tracks) against MOTChallenge ground truth or crossings.csv.
 
-The true crossings come from the ground-truth tracks fed through the same
-`LineCounter` the pipeline uses (same anchor, band, persistence, segment extent
-and once-per-direction rule), so truth and prediction differ only where the
-detector and tracker do, never in geometry.
+The true crossings of MOT ground truth come from its tracks fed through the same
+`LineCounter` the pipeline uses (same anchor, band, persistence, segment extent and
+once-per-direction rule), so truth and prediction differ only where the detector and
+tracker do, never in geometry. A crossings.csv gives the true crossings directly.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import ValidationError
 
 from aistack.analytics.camera import FrameResult
@@ -35,170 +31,138 @@ from aistack.config import (
 )
 from aistack.detect import Detector
 from aistack.errors import ConfigError, SourceError
-from aistack.evaluation.mot import (
-    GroundTruth,
-    TrackBoxes,
-    TrackingMetrics,
-    load_ground_truth,
-    tracking_metrics,
-)
+from aistack.evaluation.crossings import Crossing, read_crossings
+from aistack.evaluation.figures import accuracy_figures, publish
+from aistack.evaluation.matching import crossings_from_events, match_crossings, match_tolerance
+from aistack.evaluation.mot import TrackBoxes, load_ground_truth, tracking_metrics
+from aistack.evaluation.result import EvalResult, LineAccuracy, weighted_count_error
+from aistack.evaluation.truth import TruthFile, crossings_truth, mot_truth
 from aistack.types import Detections
 
 __all__ = [
     "EvalResult",
     "LineAccuracy",
+    "TrueCrossings",
     "accuracy_figures",
     "evaluate",
     "publish",
+    "true_crossings",
     "true_line_counts",
+    "truth_classes",
+    "weighted_count_error",
 ]
 
 log = logging.getLogger("aistack.evaluation")
 
-DIRECTIONS = ("in", "out")
-
-
-@dataclass(frozen=True)
-class LineAccuracy:
-    """One line's true and predicted crossings, by class and direction."""
-
-    name: str
-    points: tuple[float, float, float, float]  # pixels
-    truth: LineTotals
-    predicted: LineTotals
-
-    def error(self, direction: str, class_name: str | None = None) -> int:
-        """Predicted minus true crossings: > 0 over-counts, < 0 misses."""
-        return _count(self.predicted, direction, class_name) - _count(
-            self.truth, direction, class_name
-        )
-
-    def abs_pct_error(self, direction: str, class_name: str | None = None) -> float | None:
-        """|error| as a percentage of the truth; None when the truth is 0 but not the count."""
-        truth = _count(self.truth, direction, class_name)
-        error = abs(self.error(direction, class_name))
-        if truth == 0:
-            return 0.0 if error == 0 else None
-        return 100.0 * error / truth
-
-    def to_dict(self) -> dict[str, Any]:
-        classes = sorted(set(self.truth.by_class()) | set(self.predicted.by_class()))
-        return {
-            "name": self.name,
-            "points": [round(v, 2) for v in self.points],
-            **self._comparison(None),
-            "by_class": {name: self._comparison(name) for name in classes},
-        }
-
-    def _comparison(self, class_name: str | None) -> dict[str, dict[str, Any]]:
-        def per_direction(value: Any) -> dict[str, Any]:
-            return {d: value(d) for d in DIRECTIONS}
-
-        pct = per_direction(lambda d: self.abs_pct_error(d, class_name))
-        return {
-            "truth": per_direction(lambda d: _count(self.truth, d, class_name)),
-            "predicted": per_direction(lambda d: _count(self.predicted, d, class_name)),
-            "error": per_direction(lambda d: self.error(d, class_name)),
-            "abs_error": per_direction(lambda d: abs(self.error(d, class_name))),
-            "abs_pct_error": {d: None if v is None else round(v, 2) for d, v in pct.items()},
-        }
-
-
-def _count(totals: LineTotals, direction: str, class_name: str | None) -> int:
-    return sum(
-        n
-        for (name, d), n in totals.counts.items()
-        if d == direction and (class_name is None or name == class_name)
-    )
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """What `aistack eval` measured on one clip."""
-
-    clip: str
-    ground_truth: str
-    frames: int
-    classes: tuple[str, ...]
-    tracking: TrackingMetrics
-    lines: list[LineAccuracy]
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `aistack eval --json` object."""
-        return {
-            "clip": self.clip,
-            "gt": self.ground_truth,
-            "frames": self.frames,
-            "classes": list(self.classes),
-            "seconds": round(self.seconds, 3),
-            "tracking": self.tracking.to_dict(),
-            "lines": [line.to_dict() for line in self.lines],
-        }
-
 
 def evaluate(
     clip: Path | str,
-    gt_path: Path | str,
+    gt_path: Path | str | None = None,
     lines: Sequence[str | LineConfig] = (),
     config: AppConfig | None = None,
     *,
+    crossings: Path | str | None = None,
+    gt_format: str = "auto",
     gt_classes: Mapping[int, str] | None = None,
+    match_frames: int | None = None,
+    max_frames: int | None = None,
     detector: Detector | None = None,
     progress: bool = False,
 ) -> EvalResult:
-    """Run the real pipeline on `clip` and score its tracks and line counts against `gt_path`.
+    """Run the real pipeline once on `clip` and score it against one kind of truth.
 
-    `lines` are `[NAME=]X1,Y1,X2,Y2` strings (pixels, or fractions when all are
-    0-1) or LineConfigs. `config` gives the detector, tracker, counting and
-    pipeline settings; its cameras are replaced by the clip. Without a config,
-    the defaults are used and only the classes the ground truth labels are
-    detected, so unlabelled things are not false positives. `gt_classes` maps
-    the file's class column to COCO names (default: COCO id + 1; see
-    `aistack.evaluation.mot.parse_gt_classes`).
+    The truth is either MOTChallenge ground truth (`gt_path`, read as `gt_format`:
+    auto, mot15, mot16 or aistack; tracks and line counts are scored) or a
+    crossings.csv (`crossings`; line counts only, `tracking` is None). `lines` are
+    `[NAME=]X1,Y1,X2,Y2` strings (pixels, or fractions when all are 0-1) or
+    LineConfigs. `config` gives the detector, tracker, counting and pipeline
+    settings; its cameras are replaced by the clip. Without a config, the defaults
+    are used and only the classes the truth labels are detected, so unlabelled
+    things are not false positives. `gt_classes` maps the class column to COCO
+    names (see `aistack.evaluation.mot.parse_gt_classes`). Counted and true
+    crossings pair within `match_frames` frames (default: one second of the clip).
+    `max_frames` stops after that many frames and scores only the truth before it.
     """
     started = time.perf_counter()
-    truth = load_ground_truth(gt_path, gt_classes)
+    camera = _camera(clip, lines)
+    if match_frames is not None and match_frames < 0:
+        raise ConfigError(f"--match-frames {match_frames}: must be 0 or more")
+    if (gt_path is None) == (crossings is None):
+        raise ConfigError("evaluate: give MOT ground truth (--gt) or a crossings file "
+                          "(--truth), exactly one")  # fmt: skip
+    truth = _truth(gt_path, crossings, gt_format, gt_classes, camera)
     if config is None:
-        config = _default_config(truth)
-    run_config = config.model_copy(update={"cameras": [_camera(clip, lines)]})
+        config = _default_config(truth.classes)
+    run_config = config.model_copy(update={"cameras": [camera]})
     classes = tuple(run_config.detector.classes)
-    boxes, frames, size, predicted = _run(run_config, detector, progress)
-    if truth.last_frame > frames:
-        raise SourceError(
-            f"{truth.path}:{truth.last_frame_line}: frame {truth.last_frame} is beyond the "
-            f"clip's {frames} frames (MOT frames are 1-based)"
-        )
-    wanted = np.isin(truth.boxes.class_id, [COCO_CLASSES.index(c) for c in classes])
-    if unscored := sorted(set(truth.boxes[~wanted].class_names())):
-        log.warning(
-            "ground truth of %s is not scored: not among the detected classes (--classes)",
-            ", ".join(unscored),
-        )
-    evaluated = truth.boxes[wanted]
-    true_totals = true_line_counts(
-        evaluated, run_config.cameras[0].lines, config.counting, frames, size
+    run = _run(run_config, detector, progress, max_frames)
+    truth = truth.within(run.frames, cut=max_frames is not None and run.frames >= max_frames)
+    truth = truth.of_classes(classes)
+    if truth.boxes is None:
+        true_lines, true_events = truth.totals(run.lines), list(truth.crossings)
+    else:
+        found = true_crossings(truth.boxes, camera.lines, config.counting, run.frames, run.size)
+        true_lines, true_events = found.totals, found.crossings
+    tolerance = match_frames if match_frames is not None else match_tolerance(run.fps)
+    tracking = (
+        None if truth.boxes is None else tracking_metrics(truth.boxes, run.boxes, truth.ignored)
     )
     return EvalResult(
         clip=str(clip),
         ground_truth=str(truth.path),
-        frames=frames,
+        frames=run.frames,
         classes=classes,
-        tracking=tracking_metrics(evaluated, boxes, truth.ignored),
+        tracking=tracking,
         lines=[
-            LineAccuracy(p.name, p.points, t, p)
-            for t, p in zip(true_totals, predicted, strict=True)
+            LineAccuracy(
+                p.name,
+                p.points,
+                t,
+                p,
+                match_crossings(p.name, true_events, run.crossings, tolerance),
+            )
+            for t, p in zip(true_lines, run.lines, strict=True)
         ],
         seconds=time.perf_counter() - started,
+        truth_format=truth.format,
+        pipeline_seconds=run.seconds,
+        clip_fps=run.fps,
+        match_frames=tolerance,
     )
 
 
-def _default_config(truth: GroundTruth) -> AppConfig:
-    classes = truth.boxes.class_names() or ["person"]
+def _truth(
+    gt_path: Path | str | None,
+    crossings: Path | str | None,
+    gt_format: str,
+    gt_classes: Mapping[int, str] | None,
+    camera: CameraConfig,
+) -> TruthFile:
+    if gt_path is not None:
+        return mot_truth(load_ground_truth(gt_path, gt_classes, gt_format))
+    assert crossings is not None  # evaluate() checked that exactly one is given
+    return crossings_truth(Path(crossings), read_crossings(crossings), camera)
+
+
+def truth_classes(
+    gt_path: Path | str | None = None,
+    crossings: Path | str | None = None,
+    gt_format: str = "auto",
+    gt_classes: Mapping[int, str] | None = None,
+) -> list[str]:
+    """The COCO classes a truth file labels: what eval detects unless told otherwise."""
+    if crossings is not None:
+        return sorted({c.class_name for c in read_crossings(crossings)}, key=COCO_CLASSES.index)
+    if gt_path is None:
+        return []
+    return load_ground_truth(gt_path, gt_classes, gt_format).boxes.class_names()
+
+
+def _default_config(classes: Sequence[str]) -> AppConfig:
     return AppConfig.model_validate(
         {
             "cameras": [{"source": {"uri": "unused"}}],  # a config needs one; evaluate() sets it
-            "detector": {"classes": classes},
+            "detector": {"classes": list(classes) or ["person"]},
             "metrics": {"enabled": False},
         }
     )
@@ -220,13 +184,26 @@ def _camera(clip: Path | str, lines: Sequence[str | LineConfig]) -> CameraConfig
         raise ConfigError(f"--line: {problems}") from None
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one pipeline run over the clip produced."""
+
+    boxes: TrackBoxes
+    crossings: list[Crossing]
+    frames: int
+    size: tuple[int, int]
+    fps: float  # the clip's
+    lines: list[LineTotals]
+    seconds: float  # the pipeline's own run
+
+
 def _run(
-    config: AppConfig, detector: Detector | None, progress: bool
-) -> tuple[TrackBoxes, int, tuple[int, int], list[LineTotals]]:
-    """Tracked boxes of every frame, the frame count and size, and the predicted line totals."""
+    config: AppConfig, detector: Detector | None, progress: bool, max_frames: int | None
+) -> _Run:
     from aistack.pipeline.wiring import Pipeline  # the pipeline's threads load only when run
 
     parts: list[TrackBoxes] = []
+    events = []
     size: list[tuple[int, int]] = []
 
     def collect(result: FrameResult) -> None:
@@ -236,25 +213,38 @@ def _run(
             frame = np.full(int(confirmed.sum()), result.frame.index)
             xyxy = found.xyxy[confirmed].astype(np.float64)
             parts.append(TrackBoxes(frame, ids[confirmed], xyxy, found.class_id[confirmed]))
+        events.extend(result.events)
         if not size:
             size.append((result.frame.width, result.frame.height))
 
-    summary = Pipeline(
-        config, detector=detector, pace="unpaced", progress=progress, on_result=collect
-    ).run()
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"--max-frames {max_frames}: must be 1 or more")
+    pipeline = Pipeline(config, detector=detector, pace="unpaced", progress=progress,
+                        on_result=collect, max_frames=max_frames)  # fmt: skip
+    fps = pipeline.feeds[0].fps or 25.0
+    summary = pipeline.run()
     if not size:
         raise SourceError(f"{config.cameras[0].source.uri}: the clip has no frames")
-    boxes = TrackBoxes.concat(parts)
-    return boxes, summary.cameras[0].frames, size[0], summary.cameras[0].lines
+    camera = summary.cameras[0]
+    return _Run(TrackBoxes.concat(parts), crossings_from_events(events), camera.frames, size[0],
+                fps, camera.lines, summary.seconds)  # fmt: skip
 
 
-def true_line_counts(
+@dataclass(frozen=True)
+class TrueCrossings:
+    """The crossings of ground-truth tracks: each line's totals, and every crossing's frame."""
+
+    totals: list[LineTotals]
+    crossings: list[Crossing] = field(default_factory=list)
+
+
+def true_crossings(
     truth: TrackBoxes,
     lines: Iterable[LineConfig],
     counting: CountingConfig,
     frames: int,
     size: tuple[int, int],
-) -> list[LineTotals]:
+) -> TrueCrossings:
     """The crossings of ground-truth tracks, counted by the pipeline's own LineCounter.
 
     Each true track is a tracked detection whose track id is its ground-truth id.
@@ -272,6 +262,7 @@ def true_line_counts(
         )
         for line in lines
     ]
+    events = []
     for frame, boxes in truth.by_frame(frames):
         detections = Detections(
             xyxy=boxes.xyxy.astype(np.float32),
@@ -281,77 +272,22 @@ def true_line_counts(
             class_names=COCO_CLASSES,
         )
         for counter in counters:
-            counter.update(detections, frame, float(frame))
-    return [counter.totals() for counter in counters]
+            events.extend(counter.update(detections, frame, float(frame)))
+    return TrueCrossings(
+        [counter.totals() for counter in counters],
+        [
+            Crossing(c.line, c.frame, c.direction, c.class_name, c.note.replace("track", "gt id"))
+            for c in crossings_from_events(events)
+        ],
+    )
 
 
-def accuracy_figures(result: EvalResult) -> dict[str, float]:
-    """The accuracy figures as one flat dict of numbers, for a metrics store or InfluxDB.
-
-    Keys: hota, deta, assa, idf1, mota, motp, idsw, then `<line>.<direction>.truth`,
-    `.predicted`, `.error` (predicted − truth) and `.abs_pct_error` (left out
-    where the truth is 0 and the count is not, as it has no value then).
-    """
-    t = result.tracking
-    figures: dict[str, float] = {
-        "hota": t.hota,
-        "deta": t.deta,
-        "assa": t.assa,
-        "idf1": t.idf1,
-        "mota": t.mota,
-        "motp": t.motp,
-        "idsw": float(t.idsw),
-    }
-    for line in result.lines:
-        for direction in DIRECTIONS:
-            key = f"{line.name}.{direction}"
-            figures[f"{key}.truth"] = float(_count(line.truth, direction, None))
-            figures[f"{key}.predicted"] = float(_count(line.predicted, direction, None))
-            figures[f"{key}.error"] = float(line.error(direction))
-            pct = line.abs_pct_error(direction)
-            if pct is not None:
-                figures[f"{key}.abs_pct_error"] = pct
-    return figures
-
-
-class _EvalCollector:
-    """Serves the latest evaluation's figures at scrape time."""
-
-    def __init__(self, result: EvalResult) -> None:
-        self.result = result
-
-    def collect(self) -> Iterator[Metric]:
-        t = self.result.tracking
-        for name, value, what in (
-            ("hota", t.hota, "Higher Order Tracking Accuracy of the last evaluation (0-1)"),
-            ("idf1", t.idf1, "ID F1 score of the last evaluation (0-1)"),
-            ("mota", t.mota, "Multiple Object Tracking Accuracy of the last evaluation (<= 1)"),
-        ):
-            yield GaugeMetricFamily(f"aistack_eval_{name}", what, value=value)
-        errors = GaugeMetricFamily(
-            "aistack_eval_count_error",
-            "Counted minus true line crossings in the last evaluation",
-            labels=["line", "direction"],
-        )
-        for line in self.result.lines:
-            for direction in DIRECTIONS:
-                errors.add_metric([line.name, direction], line.error(direction))
-        yield errors
-
-
-_collectors: weakref.WeakKeyDictionary[CollectorRegistry, _EvalCollector] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def publish(result: EvalResult, registry: CollectorRegistry) -> None:
-    """Expose `aistack_eval_hota`, `_idf1`, `_mota` and `_count_error{line,direction}`.
-
-    Publishing again on the same registry replaces the figures, so lines that
-    are gone disappear instead of keeping stale values.
-    """
-    collector = _collectors.get(registry)
-    if collector is None:
-        collector = _collectors[registry] = _EvalCollector(result)
-        registry.register(collector)
-    collector.result = result
+def true_line_counts(
+    truth: TrackBoxes,
+    lines: Iterable[LineConfig],
+    counting: CountingConfig,
+    frames: int,
+    size: tuple[int, int],
+) -> list[LineTotals]:
+    """Each line's totals from `true_crossings` (kept for callers that need only those)."""
+    return true_crossings(truth, lines, counting, frames, size).totals

@@ -14,7 +14,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, write_to_textfile
 
 from aistack.errors import SinkError
-from aistack.evaluation.evaluate import EvalResult, accuracy_figures, publish
+from aistack.evaluation.figures import accuracy_figures, publish
+from aistack.evaluation.result import EvalResult
 from aistack.sinks.influx_protocol import _DeliveryError, _escape_tag, _V1Writer, influx_token
 
 MEASUREMENT = "aistack_eval"
@@ -28,19 +29,39 @@ def write_prometheus_textfile(result: EvalResult, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(path), registry)  # writes a temp file, then renames
     except OSError as error:
-        raise SinkError(f"{path}: cannot write the metrics textfile ({error.strerror})") from None
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.is_file()), None)
+        why = (
+            f"{blocker} is a file, not a folder"
+            if blocker is not None
+            else error.strerror or str(error)
+        )
+        raise SinkError(
+            f"--prometheus-textfile {path}: cannot write the metrics textfile ({why})"
+        ) from None
     return path
 
 
 def influx_lines(result: EvalResult, clip: str, when: float | None = None) -> list[str]:
-    """One point for tracking accuracy and one per line and direction, tagged by clip."""
+    """Points tagged by clip: tracking accuracy (MOT truth only), the totals over every line
+    (weighted count error, caught, missed, spurious), and one per line and direction."""
     stamp = round((when if when is not None else time.time()) * 1e9)
     figures = accuracy_figures(result)
     tag = f"clip={_escape_tag(clip)}"
-    tracking = ",".join(
-        f"{key}={figures[key]}" for key in ("hota", "deta", "assa", "idf1", "mota", "motp")
+    lines = []
+    if result.tracking is not None:
+        tracking = ",".join(
+            f"{key}={figures[key]}" for key in ("hota", "deta", "assa", "idf1", "mota", "motp")
+        )
+        lines.append(
+            f"{MEASUREMENT},{tag},scope=tracking {tracking},idsw={int(figures['idsw'])}i {stamp}"
+        )
+    totals = ",".join(
+        f"{key}={figures[key]}"
+        for key in ("weighted_count_error", "caught", "missed", "spurious")
+        if key in figures
     )
-    lines = [f"{MEASUREMENT},{tag},scope=tracking {tracking},idsw={int(figures['idsw'])}i {stamp}"]
+    if totals:
+        lines.append(f"{MEASUREMENT},{tag},scope=total {totals} {stamp}")
     for line in result.lines:
         for direction in ("in", "out"):
             key = f"{line.name}.{direction}"
@@ -65,5 +86,5 @@ def write_influx(
     try:
         writer.write(lines)
     except _DeliveryError as error:
-        raise SinkError(f"InfluxDB: cannot write the accuracy figures: {error}") from None
+        raise SinkError(f"InfluxDB {url}: cannot write the accuracy figures: {error}") from None
     return len(lines)

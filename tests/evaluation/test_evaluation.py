@@ -17,7 +17,6 @@ from aistack.cli.eval import main
 from aistack.errors import ConfigError, SourceError
 from aistack.evaluation.evaluate import EvalResult, accuracy_figures, evaluate, publish
 from aistack.evaluation.mot import (
-    MOT_CLASSES,
     TrackBoxes,
     load_ground_truth,
     parse_gt_classes,
@@ -55,7 +54,9 @@ def _line(clip: GoldenClip) -> str:
 def _evaluated(name: str, out_dir: Path) -> tuple[GoldenClip, EvalResult]:
     clip = _clip(name, out_dir)
     if name not in _results:
-        _results[name] = evaluate(clip.video, clip.ground_truth_file, [_line(clip)])
+        _results[name] = evaluate(
+            clip.video, clip.ground_truth_file, [_line(clip)], gt_format="aistack"
+        )
     return clip, _results[name]
 
 
@@ -96,7 +97,8 @@ def test_tracking_is_good_on_an_easy_clip(golden_dir: Path) -> None:
 
 def test_ground_truth_against_itself_scores_one(golden_dir: Path) -> None:
     for name in (EASY, "bus_cross"):
-        truth = load_ground_truth(_clip(name, golden_dir).ground_truth_file).boxes
+        golden = _clip(name, golden_dir).ground_truth_file
+        truth = load_ground_truth(golden, gt_format="aistack").boxes
         perfect = tracking_metrics(truth, truth)
         for score in (perfect.hota, perfect.deta, perfect.assa, perfect.idf1, perfect.mota):
             assert score == pytest.approx(1.0)
@@ -116,7 +118,8 @@ def _shifted(
 
 
 def test_swapped_identities_are_switches_not_detection_errors(golden_dir: Path) -> None:
-    truth = load_ground_truth(_clip("side_by_side", golden_dir).ground_truth_file).boxes
+    golden = _clip("side_by_side", golden_dir).ground_truth_file
+    truth = load_ground_truth(golden, gt_format="aistack").boxes
     swapped_ids = truth.track_id.copy()
     late = truth.frame >= 30
     swapped_ids[late] = 3 - swapped_ids[late]  # ids 1 and 2 trade places halfway
@@ -142,28 +145,6 @@ def test_predictions_on_mot_distractors_count_neither_way(tmp_path: Path) -> Non
     assert tracking_metrics(truth.boxes, predicted).false_positives == 2
 
 
-def test_ground_truth_columns_and_rows(tmp_path: Path) -> None:
-    gt = tmp_path / "gt.txt"
-    gt.write_text(
-        "1,1,10,20,30,40\n"  # 6 columns: a person
-        "\n"
-        "1 2 50 20 30 40 1\n"  # whitespace-separated, 7 columns
-        "2,1,12,20,30,40,1,-1,-1,-1\n"  # MOT15: class -1 is a person
-        "2,2,52,20,30,40,0,1,1\n"  # conf 0: not evaluated
-        "3,3,90,20,30,40,1,6,0.5\n"  # COCO + 1: bus
-    )
-    truth = load_ground_truth(gt)
-    boxes = truth.boxes
-    assert boxes.frame.tolist() == [0, 0, 1, 2]
-    assert boxes.track_id.tolist() == [1, 2, 1, 3]
-    assert boxes.class_names() == ["person", "bus"]
-    assert boxes.xyxy[0].tolist() == [10, 20, 40, 60]
-    assert (truth.last_frame, truth.last_frame_line) == (3, 6)
-    assert MOT_CLASSES[1] == "person" and parse_gt_classes("1=pedestrian,7=ignore") == {
-        1: "person", 7: "ignore",
-    }  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -173,7 +154,6 @@ def test_ground_truth_columns_and_rows(tmp_path: Path) -> None:
         ("1.5,1,10,20,30,40\n", r"gt\.txt:1: frame must be an integer"),
         ("1,1,10,20,-3,40\n", r"gt\.txt:1: box width and height"),
         ("1,1,10,20,30,40\n1,1,50,20,30,40\n", r"gt\.txt:2: id 1 appears twice in frame 1"),
-        ("1,1,10,20,30,40,1,99,1\n", r"gt\.txt:1: class 99 is not a COCO id \+ 1.*mot"),
         ("\n\n", r"no rows"),
     ],
 )
@@ -207,7 +187,7 @@ def test_ground_truth_beyond_the_clip_is_a_source_error(golden_dir: Path, tmp_pa
     gt = tmp_path / "gt.txt"
     gt.write_text(clip.ground_truth_file.read_text() + "51,9,10,20,30,40,1,6,1\n")
     with pytest.raises(SourceError, match=r"gt\.txt:\d+: frame 51 is beyond the clip's 50"):
-        evaluate(clip.video, gt)
+        evaluate(clip.video, gt, gt_format="aistack")
 
 
 def test_figures_are_flat_numbers_and_published_as_gauges(golden_dir: Path) -> None:

@@ -1,1 +1,1 @@
-"""Count audits: slit-scan strips and candidate crossings that a person confirms into crossings.csv."""
+"""Count audits: slit-scan strips and candidate crossings a person confirms into crossings.csv."""

@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aistack.cli.eval import add_eval_parser
 
     add_eval_parser(commands)
+    from aistack.cli.annotate import add_annotate_parser
+
+    add_annotate_parser(commands)
     from aistack.cli.stack import add_stack_parser
 
     add_stack_parser(commands)
@@ -273,6 +276,12 @@ def _eval(args: argparse.Namespace) -> int:
     return run_eval(args)
 
 
+def _annotate(args: argparse.Namespace) -> int:
+    from aistack.cli.annotate import run_annotate
+
+    return run_annotate(args)
+
+
 def _stack(args: argparse.Namespace) -> int:
     from aistack.cli.stack import run_stack
 
@@ -296,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     handlers = {
         "count": _count, "run": _run, "demo": _demo, "bench": _bench, "emulate": _emulate,
-        "eval": _eval, "stack": _stack, "job": _job, "report": _report,
+        "eval": _eval, "annotate": _annotate, "stack": _stack, "job": _job, "report": _report,
     }  # fmt: skip
     try:
         return handlers[args.command](args)

@@ -82,6 +82,8 @@ def write_influx(
 ) -> int:
     """Write the figures through the InfluxDB v1 /write API; returns the number of points."""
     lines = influx_lines(result, clip)
+    if not lines:  # crossings truth and no line: nothing was scored
+        return 0
     writer = _V1Writer(url, database, influx_token(os.environ.get("AISTACK_INFLUX_TOKEN")), timeout)
     try:
         writer.write(lines)

@@ -263,5 +263,8 @@ def test_eval_and_count_commands_agree(golden_dir: Path) -> None:
 def test_help_explains_the_format_and_metrics() -> None:
     done = subprocess.run([sys.executable, "-m", "aistack.cli.eval", "--help"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    for word in ("--gt-classes", "1-based", "conf 0", "HOTA", "IDF1", "MOTA", "mot", "coco+1"):
-        assert word in done.stdout
+    for word in ("--gt-classes", "1-based", "conf 0", "HOTA", "IDF1", "MOTA", "mot", "coco+1",
+                 "--gt-format", "mot15", "mot16", "aistack", "wx,wy,wz", "--truth",
+                 "crossings.csv", "0-based", "weighted count error", "caught", "spurious",
+                 "--match-frames", "--max-frames"):  # fmt: skip
+        assert word in done.stdout, word

@@ -112,7 +112,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--classes", default=None,
         help="comma-separated COCO classes or presets (people, traffic) to detect and score. "
-        "Default: the classes the ground truth labels",
+        "Default: the classes the truth labels",
     )  # fmt: skip
     parser.add_argument(
         "--model", default="nanodet",

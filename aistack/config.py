@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from aistack.classes import resolve_classes
 from aistack.errors import ConfigError
@@ -18,6 +28,17 @@ Anchor = Literal[
 ]  # fmt: skip
 
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
+COUNTER_NAME_RULE = "any text without '=' or control characters, e.g. door, café, 门口, my door"
+
+
+def _port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise ValueError(f"a port is a number from 1 to 65535, got {port}")
+    return port
+
+
+Port = Annotated[int, AfterValidator(_port)]
 
 
 def default_data_dir() -> Path:
@@ -31,7 +52,8 @@ def default_data_dir() -> Path:
 class Strict(BaseModel):
     """Base of every config model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are never meant: YAML's .inf, 1e400 and nan are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceConfig(Strict):
@@ -46,11 +68,47 @@ class SourceConfig(Strict):
     )
     loop: bool = False
 
+    @field_validator("uri")
+    @classmethod
+    def _valid_uri(cls, uri: str) -> str:
+        if not uri.strip():
+            raise ValueError(
+                "empty: give a video file, an rtsp:// or http(s):// URL, or a webcam index"
+            )
+        check_stream_url(uri)
+        return uri
+
     @property
     def kind(self) -> Literal["file", "rtsp", "http", "webcam"]:
         if self.type is not None:
             return self.type
         return source_kind(self.uri)
+
+
+def check_stream_url(uri: str) -> None:
+    """Refuse a URL aistack cannot open: another scheme, no host, a port that is no port.
+
+    Paths and webcam indexes pass; the messages never repeat the URL (it may hold a
+    password).
+    """
+    scheme, sep, _ = uri.partition("://")
+    if not sep:
+        return
+    if scheme.lower() not in STREAM_SCHEMES:
+        supported = ", ".join(f"{s}://" for s in STREAM_SCHEMES)
+        raise ValueError(
+            f"unsupported scheme '{scheme}://'; supported: {supported}, "
+            "a video file path or a webcam index"
+        )
+    netloc = urlsplit(uri).netloc
+    hostport = netloc.rpartition("@")[2]
+    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else ("", "", "")
+    if not colon:
+        host, port = hostport, ""
+    if not host or host == "[]":
+        raise ValueError(f"malformed URL: no host after '{scheme}://'")
+    if colon and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"malformed URL: bad port {port!r} (a port is a number from 1 to 65535)")
 
 
 def source_kind(uri: str) -> Literal["file", "rtsp", "http", "webcam"]:
@@ -67,10 +125,19 @@ def source_kind(uri: str) -> Literal["file", "rtsp", "http", "webcam"]:
 Coordinate = Annotated[float, Field(ge=0)]
 
 
+def _counter_name(name: str) -> str:
+    if not name.strip() or "=" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"bad name {name!r}: a line or zone name is {COUNTER_NAME_RULE}")
+    return name
+
+
+CounterName = Annotated[str, AfterValidator(_counter_name)]
+
+
 class LineConfig(Strict):
     """A counting line from P1 to P2, in pixels, or in fractions of width/height when all <= 1."""
 
-    name: str = Field(min_length=1)
+    name: CounterName
     points: tuple[Coordinate, Coordinate, Coordinate, Coordinate]
 
     @model_validator(mode="after")
@@ -81,30 +148,34 @@ class LineConfig(Strict):
         return self
 
 
-_LINE = re.compile(r"^(?:(?P<name>[A-Za-z0-9_.-]+)=)?(?P<coords>[^=]+)$")
-
-
 def parse_line(text: str, index: int) -> dict[str, Any]:
-    """`[NAME=]X1,Y1,X2,Y2` in pixels, or in fractions of width/height when all are <= 1."""
-    match = _LINE.match(text.strip())
-    parts = match["coords"].split(",") if match else []
+    """`[NAME=]X1,Y1,X2,Y2` in pixels, or in fractions of width/height when all are <= 1.
+
+    NAME is any text without '=' (the name rule of YAML configs); it is checked with the
+    config, so both say the same.
+    """
+    name, _, coords = text.strip().rpartition("=")
+    parts = coords.split(",")
     try:
         values = [float(p) for p in parts]
     except ValueError:
         values = []
+    if len(values) == 4 and not all(math.isfinite(v) for v in values):
+        bad = next(p.strip() for p, v in zip(parts, values, strict=True) if not math.isfinite(v))
+        raise ConfigError(f"--line {text!r}: {bad} is not a finite number; every value must be")
     if len(values) != 4 or any(v < 0 for v in values):
         raise ConfigError(
             f"--line {text!r}: expected [NAME=]X1,Y1,X2,Y2 with four non-negative numbers "
-            "(pixels, or fractions of width and height when all are 0-1)"
+            "(pixels, or fractions of width and height when all are 0-1); NAME is "
+            + COUNTER_NAME_RULE
         )
-    name = (match["name"] if match else None) or f"line{index + 1}"
-    return {"name": name, "points": values}
+    return {"name": name.strip() or f"line{index + 1}", "points": values}
 
 
 class ZoneConfig(Strict):
     """A polygon whose occupancy is counted per class; same units rule as lines."""
 
-    name: str = Field(min_length=1)
+    name: CounterName
     polygon: list[tuple[Coordinate, Coordinate]] = Field(min_length=3)
 
 
@@ -206,6 +277,18 @@ class DetectorConfig(Strict):
             raise ValueError("device must be cpu, mps, cuda or cuda:N")
         return device
 
+    @field_validator("classes")
+    @classmethod
+    def _pose_classes(cls, classes: list[str], info: ValidationInfo) -> list[str]:
+        # MoveNet finds people only; asking it for cars would silently count nothing.
+        others = [c for c in classes if c != "person"]
+        if info.data.get("type") == "movenet" and others:
+            raise ValueError(
+                f"pose models detect people only; {', '.join(others)} cannot be counted with "
+                "movenet (use people, or a detector such as nanodet)"
+            )
+        return classes
+
 
 class TrackerConfig(Strict):
     """ByteTrack-family settings. Thresholds suit detectors whose scores run low (NanoDet)."""
@@ -291,7 +374,7 @@ class InfluxConfig(Strict):
 class MetricsConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(default=9108, ge=0, le=65535)
+    port: Port = 9108
 
 
 class PipelineSettings(Strict):
@@ -333,7 +416,7 @@ class LiveViewConfig(Strict):
 
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(default=8090, ge=0, le=65535)
+    port: Port = 8090
     fps: float = Field(default=10.0, gt=0, le=30)
     jpeg_quality: int = Field(default=80, ge=10, le=100)
     push_url: str | None = Field(

@@ -15,12 +15,24 @@ from aistack.errors import ConfigError
 Location = tuple[str | int, ...]
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def _line_map(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
     """Record the 1-based line of every key and item, so errors can point at it."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:  # YAML would silently keep the last one
+                raise _DuplicateKey(f"{_field_name((*path, key))}: given twice, on lines "
+                                    f"{seen[key]} and {line}; keep one", line)  # fmt: skip
+            seen[key] = line
             lines[(*path, key)] = key_node.start_mark.line + 1
             _line_map(value_node, (*path, key), lines)
             # Keep the key's own line for the key itself (a value may start on a later line).
@@ -98,11 +110,29 @@ def parse_config(text: str, source: str = "<config>") -> AppConfig:
         raise ConfigError(f"{source}:1: the config must be a mapping with `cameras:` at the top")
     lines: dict[Location, int] = {}
     if node is not None:
-        _line_map(node, (), lines)
+        try:
+            _line_map(node, (), lines)
+        except _DuplicateKey as error:
+            raise ConfigError(f"{source}:{error.line}: {error}") from None
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, source, lines)) from None
+
+
+def field_line(path: str | Path, loc: Location) -> int | None:
+    """The line of config field `loc` in the file at `path`, if the file sets it."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    lines: dict[Location, int] = {}
+    if node is not None:
+        try:
+            _line_map(node, (), lines)
+        except _DuplicateKey:
+            return None
+    return lines.get(tuple(loc))
 
 
 def load_config(path: str | Path) -> AppConfig:

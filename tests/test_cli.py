@@ -98,7 +98,7 @@ def test_corrupt_video(tmp_path: Path) -> None:
 
 def test_unreachable_url() -> None:
     result = aistack("count", "rtsp://admin:hunter2@127.0.0.1:9/stream", timeout=60)
-    _assert_one_clear_error(result, "cannot connect", "rtsp://admin:***@127.0.0.1:9/stream")
+    _assert_one_clear_error(result, "connection refused", "rtsp://admin:***@127.0.0.1:9/stream")
     assert "hunter2" not in result.stderr
 
 

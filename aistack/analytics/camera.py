@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aistack.analytics.geometry import to_pixels
+from aistack.analytics.geometry import polygon_meets_frame, segment_meets_frame, to_pixels
 from aistack.analytics.lines import LineCounter, LineTotals
 from aistack.analytics.pose import PoseAnalyzer, PoseSettings
 from aistack.analytics.track_classes import TrackClassVote
@@ -14,6 +14,7 @@ from aistack.analytics.tracking import Tracker, make_tracker
 from aistack.analytics.zones import ZoneCounter
 from aistack.classes import COCO_CLASSES
 from aistack.config import CameraConfig, CountingConfig, PoseConfig, TrackerConfig
+from aistack.errors import ConfigError
 from aistack.types import Detections, Event, Frame
 
 
@@ -101,3 +102,31 @@ class CameraAnalytics:
 
 def _pairs(values: tuple[float, ...]) -> list[tuple[float, float]]:
     return [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+
+
+def check_counters_inside(config: CameraConfig, index: int, frame_size: tuple[int, int]) -> None:
+    """Refuse a line or zone wholly outside the frame: it could never count anything.
+
+    Usually pixel coordinates meant for another resolution. `index` is the camera's
+    place in the config, for the error's field.
+    """
+    width, height = frame_size
+    if width <= 0 or height <= 0:
+        return
+    size = f"{width}x{height}"
+    hint = f"give pixels within {size}, or fractions 0-1 of the frame"
+    for number, line in enumerate(config.lines):
+        points = to_pixels(list(line.points), width, height)
+        if not segment_meets_frame(points, width, height):
+            x1, y1, x2, y2 = points
+            raise ConfigError(
+                f"line {line.name!r} from ({x1:g}, {y1:g}) to ({x2:g}, {y2:g}) lies wholly "
+                f"outside the {size} frame of camera {config.name!r}; {hint}"
+            ).at("cameras", index, "lines", number)
+    for number, zone in enumerate(config.zones):
+        polygon = _pairs(to_pixels([v for p in zone.polygon for v in p], width, height))
+        if not polygon_meets_frame(polygon, width, height):
+            raise ConfigError(
+                f"zone {zone.name!r} lies wholly outside the {size} frame of camera "
+                f"{config.name!r}; {hint}"
+            ).at("cameras", index, "zones", number)

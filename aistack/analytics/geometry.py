@@ -69,3 +69,36 @@ def to_pixels(
     if all(0.0 <= v <= 1.0 for v in values):
         return tuple(v * (width if i % 2 == 0 else height) for i, v in enumerate(values))
     return tuple(float(v) for v in values)
+
+
+def segment_meets_frame(line: tuple[float, ...], width: float, height: float) -> bool:
+    """Whether segment x1,y1,x2,y2 touches the frame [0, width] × [0, height] (Liang-Barsky)."""
+    x1, y1, x2, y2 = line
+    dx, dy = x2 - x1, y2 - y1
+    start, end = 0.0, 1.0
+    for p, q in ((-dx, x1), (dx, width - x1), (-dy, y1), (dy, height - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            start = max(start, t)
+        else:
+            end = min(end, t)
+        if start > end:
+            return False
+    return True
+
+
+def polygon_meets_frame(polygon: list[tuple[float, float]], width: float, height: float) -> bool:
+    """Whether a polygon overlaps the frame: an edge touches it, or it encloses the frame."""
+    edges = zip(polygon, polygon[1:] + polygon[:1], strict=True)
+    if any(segment_meets_frame((*a, *b), width, height) for a, b in edges):
+        return True
+    cx, cy = width / 2, height / 2  # no edge inside: the frame is wholly in or wholly out
+    inside = False
+    for (ax, ay), (bx, by) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        if (ay > cy) != (by > cy) and cx < ax + (cy - ay) * (bx - ax) / (by - ay):
+            inside = not inside
+    return inside

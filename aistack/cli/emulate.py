@@ -40,8 +40,8 @@ def add_emulate_parser(
         "clips", nargs="*", metavar="[NAME=]CLIP",
         help="a video file; the mount's name is NAME, or else the file's stem",
     )  # fmt: skip
-    emulate.add_argument("--port", type=int, default=8554,
-                         help="RTSP port (default 8554; 0 picks a free one)")  # fmt: skip
+    emulate.add_argument("--port", type=_port, default=8554,
+                         help="RTSP port, 1-65535 (default 8554; 0 picks a free one)")  # fmt: skip
     emulate.add_argument("--host", default="127.0.0.1",
                          help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")  # fmt: skip
     emulate.add_argument(
@@ -50,6 +50,19 @@ def add_emulate_parser(
         "at .../NAME, watched at .../NAME-view; repeat for more",
     )  # fmt: skip
     return emulate
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1-65535, or 0 for any free one (the OS would wrap 99999 to 34463)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port: give 1-65535, or 0 for any free one"
+        )
+    return port
 
 
 def run_emulate(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from aistack.errors import EXIT_USAGE, AistackError, ConfigError, report_error
+from aistack.errors import EXIT_USAGE, AistackError, ConfigError, field_name, report_error
 from aistack.redact import redact_text
 
 DESCRIPTION = """\
@@ -173,6 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Config fields as the options that set them, for errors found once `count` or `demo` runs.
+_COUNT_OPTIONS = {
+    "cameras[0].source.uri": "SOURCE", "cameras[0].lines": "--line", "cameras[0].zones": "--zone",
+    "detector.model": "--model", "detector.device": "--device", "store.path": "--store",
+}  # fmt: skip
+_DEMO_OPTIONS = {"cameras[0].source.uri": "--source"}
+
+
+def _as_option(error: AistackError, options: dict[str, str]) -> AistackError:
+    """`error` named by the option that set its field (config fields mean little here)."""
+    if error.field is None:
+        return error
+    name = field_name(error.field)
+    for field, option in options.items():
+        if name == field or name.startswith((f"{field}[", f"{field}.")):
+            return type(error)(f"{option}: {error}")
+    return error
+
+
 def _count(args: argparse.Namespace) -> int:
     from aistack.cli.args import config_from_options
     from aistack.pipeline.wiring import Pipeline
@@ -184,10 +203,15 @@ def _count(args: argparse.Namespace) -> int:
         args.confidence, args.store,
     )  # fmt: skip
     sinks = {}
-    if args.store is not None:
-        sinks["sqlite"] = SqliteSink(config.store.path, config.store.interval_seconds)
     try:
+        if args.store is not None:
+            try:
+                sinks["sqlite"] = SqliteSink(config.store.path, config.store.interval_seconds)
+            except AistackError as error:
+                raise error.at("store", "path") from None
         summary = Pipeline(config, sinks=sinks, pace="unpaced", progress=True).run()  # type: ignore[arg-type]
+    except AistackError as error:
+        raise _as_option(error, _COUNT_OPTIONS) from None
     finally:
         for sink in sinks.values():
             sink.close()
@@ -224,7 +248,10 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from aistack.workbench.demo import run_demo
 
-    result = run_demo(args.out, args.source)
+    try:
+        result = run_demo(args.out, args.source)
+    except AistackError as error:
+        raise _as_option(error, _DEMO_OPTIONS) from None
     for line in result.summary.to_dict()["lines"]:
         print(f"{line['name']}: in {line['in']}, out {line['out']}", file=sys.stderr)
     print(result.report.resolve())

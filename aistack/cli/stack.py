@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,7 +66,7 @@ def add_stack_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.Ar
         help="the stack/ folder with the configs (default: this checkout's)",
     )  # fmt: skip
     up.add_argument(
-        "--timeout", type=float, default=60.0,
+        "--timeout", type=_seconds, default=60.0,
         help="seconds to wait for every service to be healthy (default 60)",
     )  # fmt: skip
     up.add_argument("--json", action="store_true", help="print the status as one JSON object")
@@ -79,6 +80,19 @@ def add_stack_parser(subparsers: argparse._SubParsersAction[Any]) -> argparse.Ar
         help="also delete its data (Prometheus TSDB, InfluxDB, Alertmanager)",
     )  # fmt: skip
     return stack
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds above 0 (float() would take nan and inf)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"{text} seconds: the number must be finite")
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text} seconds: must be above 0")
+    return seconds
 
 
 def run_stack(args: argparse.Namespace) -> int:

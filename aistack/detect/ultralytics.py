@@ -58,7 +58,14 @@ class UltralyticsDetector:
                 "(offline? copy the weights here or use the bundled detector: --model nanodet)"
             ) from None
         except Exception as error:
-            raise ModelError(f"{model}: cannot load this model: {error}") from None
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            if path.suffix.lower() == ".pt" and path.is_file():
+                # e.g. torch.save(tensor): torch reads it, ultralytics then finds no model
+                raise ModelError(
+                    f"{model}: not a YOLO checkpoint (a .pt file that ultralytics saved, such "
+                    f"as yolov8n.pt; loading it failed with {type(error).__name__}: {first})"
+                ) from None
+            raise ModelError(f"{model}: cannot load this model: {first}") from None
         self.class_names = _class_names(dict(self._model.names))
         self.device = "cpu" if device == "cpu" else device
         self.confidence = confidence

@@ -14,6 +14,7 @@ buy nothing here but a second concurrency model next to the pipeline's threads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import logging
 import socket
@@ -129,6 +130,13 @@ class _Slot:
             return self._jpeg_seq, self._jpeg
 
 
+def listen_field(error: BaseException) -> str:
+    """Which setting a failed bind is about: the port (in use, privileged) or the host."""
+    if isinstance(error, socket.gaierror) or getattr(error, "errno", None) == errno.EADDRNOTAVAIL:
+        return "host"
+    return "port"
+
+
 class LiveView:
     """An HTTP server of live annotated frames: `/`, `/cameras/<name>.mjpg|.jpg`, `/healthz`.
 
@@ -157,11 +165,11 @@ class LiveView:
         self._thread: threading.Thread | None = None
         try:
             self._server = _Server((host, port), self, max_connections)
-        except OSError as error:
+        except (OSError, OverflowError) as error:
             raise ConfigError(
-                f"live_view: cannot listen on {host}:{port} ({error.strerror}); "
-                "pick another live_view.port or set live_view.enabled: false"
-            ) from None
+                f"cannot listen on {host}:{port} ({getattr(error, 'strerror', None) or error}); "
+                "pick another one or set live_view.enabled: false"
+            ).at("live_view", listen_field(error)) from None
         self.port = self._server.server_port
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.url = f"http://{shown}:{self.port}/"

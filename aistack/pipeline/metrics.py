@@ -9,6 +9,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from aistack.errors import ConfigError
+from aistack.live.view import listen_field
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -98,7 +99,8 @@ class PipelineMetrics:
             "This worker's shard (camera i goes to shard i mod count)",
             registry=r,
         )
-        self.shard_count = Gauge("aistack_shard_count", "Worker shards in all", registry=r)
+        # Not `aistack_shard_count`: `_count` is a histogram's series, and promtool says so.
+        self.shards = Gauge("aistack_shards", "Worker shards in all", registry=r)
         self.sink_errors = Counter(
             "aistack_sink_errors", "Failed writes per sink", ["sink"], registry=r
         )
@@ -110,11 +112,11 @@ class MetricsServer:
     def __init__(self, metrics: PipelineMetrics, host: str, port: int) -> None:
         try:
             server, thread = start_http_server(port, addr=host, registry=metrics.registry)
-        except OSError as error:
+        except (OSError, OverflowError) as error:
             raise ConfigError(
-                f"metrics: cannot listen on {host}:{port} ({error.strerror}); "
-                "pick another metrics.port or set metrics.enabled: false"
-            ) from None
+                f"cannot listen on {host}:{port} ({getattr(error, 'strerror', None) or error}); "
+                "pick another one or set metrics.enabled: false"
+            ).at("metrics", listen_field(error)) from None
         self._server: WSGIServer = server
         self._thread: threading.Thread = thread
         self.port = int(server.server_port)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aistack.analytics.camera import FrameResult
 from aistack.config import AppConfig
-from aistack.config_file import load_config
-from aistack.errors import ConfigError
+from aistack.config_file import field_line, load_config
+from aistack.errors import AistackError, ConfigError, field_name
 from aistack.live.push import RtspPublisher
 from aistack.live.view import LiveView
 from aistack.pipeline.gpu import register_gpu_metrics
@@ -33,21 +33,43 @@ def run_config(
     on_start: Callable[[Callable[[], None]], None] | None = None,
     progress: bool = False,
 ) -> RunSummary:
-    """Run until every source ends or the stop callable handed to `on_start` is called."""
+    """Run until every source ends or the stop callable handed to `on_start` is called.
+
+    An error about a config value (a missing source, a model, a port in use, a store
+    that cannot be written) names the file, line and field, as a config error does.
+    """
     full = load_config(path)
+    try:
+        return _run(path, full, on_start, progress)
+    except AistackError as error:
+        if error.field is None:
+            raise
+        line = field_line(path, error.field)
+        where = f"{path}:{line}" if line is not None else str(path)
+        raise type(error)(f"{where}: {field_name(error.field)}: {error}") from None
+
+
+def _run(
+    path: Path,
+    full: AppConfig,
+    on_start: Callable[[Callable[[], None]], None] | None,
+    progress: bool,
+) -> RunSummary:
     shard = shard_from_env()
     config = select_cameras(full, shard)
     metrics = PipelineMetrics()
-    register_gpu_metrics(metrics.registry)  # one info line and nothing more without a GPU
     if shard is not None:
         metrics.shard_index.set(shard.index)
-        metrics.shard_count.set(shard.count)
+        metrics.shards.set(shard.count)
+    # What started is logged once everything has, so an error is the only line printed.
+    started: list[str] = []
     server = None
     if full.metrics.enabled:
         server = MetricsServer(metrics, full.metrics.host, full.metrics.port)
-        log.info("metrics at %s", server.url)
+        started.append(f"metrics at {server.url}")
     try:
         if config is None:  # a shard with no cameras stays up, so scaling down is calm
+            _announce(started, metrics)
             idle = threading.Event()
             if on_start is not None:
                 on_start(idle.set)
@@ -60,15 +82,21 @@ def run_config(
                 view = stack.enter_context(
                     LiveView(live.host, live.port, live.fps, live.jpeg_quality)
                 )
-                log.info("live view at %s", view.url)
+                started.append(f"live view at {view.url}")
             else:
                 view = None
-            sqlite = stack.enter_context(
-                SqliteSink(config.store.path, config.store.interval_seconds)
-            )
+            try:
+                sqlite = stack.enter_context(
+                    SqliteSink(config.store.path, config.store.interval_seconds)
+                )
+            except AistackError as error:
+                raise error.at("store", "path") from None
             sinks: dict[str, EventSink] = {"sqlite": sqlite}
             if config.influx.enabled:
-                sinks["influx"] = stack.enter_context(_influx_sink(config))
+                try:
+                    sinks["influx"] = stack.enter_context(_influx_sink(config))
+                except AistackError as error:
+                    raise error.at("influx") from None
             # Never store a secret, even in our own database.
             recorded = config.model_dump(mode="json", exclude={"influx": {"token"}})
             run_id = sqlite.start_run(str(path), recorded)
@@ -82,13 +110,19 @@ def run_config(
             )
             observers = [] if view is None else [view.observer(pipeline.cameras)]
             if config.live_view.push_url is not None:
-                publisher = stack.enter_context(
-                    RtspPublisher(config.live_view.push_url, config.live_view.fps)
-                )
+                try:
+                    publisher = stack.enter_context(
+                        RtspPublisher(config.live_view.push_url, config.live_view.fps)
+                    )
+                except AistackError as error:
+                    raise error.at("live_view", "push_url") from None
                 observers.append(publisher.observer(pipeline.cameras))
-                log.info("pushing annotated video to %s", redact_url(config.live_view.push_url))
+                started.append(
+                    f"pushing annotated video to {redact_url(config.live_view.push_url)}"
+                )
             if observers:
                 pipeline.on_result = _all_of(observers)
+            _announce(started, metrics)
             if on_start is not None:
                 on_start(pipeline.stop)
             _watch_shard(shard, pipeline.stop)
@@ -99,6 +133,12 @@ def run_config(
     finally:
         if server is not None:
             server.stop()
+
+
+def _announce(started: list[str], metrics: PipelineMetrics) -> None:
+    for line in started:
+        log.info("%s", line)
+    register_gpu_metrics(metrics.registry)  # one info line and nothing more without a GPU
 
 
 def _all_of(observers: list[Callable[[FrameResult], None]]) -> Callable[[FrameResult], None]:

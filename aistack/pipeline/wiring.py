@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from aistack.analytics.camera import CameraAnalytics, FrameResult
+from aistack.analytics.camera import CameraAnalytics, FrameResult, check_counters_inside
 from aistack.analytics.lines import LineTotals
 from aistack.config import AppConfig, CameraConfig
 from aistack.detect import Detector, load_detector, plan_lanes
@@ -132,7 +132,10 @@ class Pipeline:
                 config.detector, config.pipeline.lanes,
                 one_live=live == [True], reads_ahead=self.read_ahead > 0,
             )  # fmt: skip
-            detector = load_detector(config.detector.model_copy(update={"threads": threads}))
+            try:
+                detector = load_detector(config.detector.model_copy(update={"threads": threads}))
+            except AistackError as error:
+                raise error.at("detector", "model") from None
         else:  # its threads are already chosen; more lanes only if asked
             self.lanes = config.pipeline.lanes or 1
         self.detector = detector
@@ -152,14 +155,20 @@ class Pipeline:
         self._stop = threading.Event()
         self._arrivals = threading.Event()
         self._camera_configs = {c.name: c for c in config.cameras}
+        self._index = {c.name: i for i, c in enumerate(config.cameras)}
         self.feeds = [self._feed(camera, supervise) for camera in config.cameras]
 
     def _feed(self, camera: CameraConfig, supervise: bool) -> Feed:
         pace = camera.source.pace or self.pace
         settings = self.config.pipeline
         opened = None
+        index = self._index[camera.name]
         if camera.source.kind == "file" or not supervise:
-            opened = open_source(camera.source, camera.name, pace)  # bad input fails now
+            try:
+                opened = open_source(camera.source, camera.name, pace)  # bad input fails now
+            except AistackError as error:
+                raise error.at("cameras", index, "source", "uri") from None
+            check_counters_inside(camera, index, (opened.width, opened.height))
             if camera.source.kind == "file" and pace == "unpaced":
                 return FileFeed(opened, self._stop, on_frame=self._arrivals)
         return StreamFeed(
@@ -237,9 +246,11 @@ class Pipeline:
         elapsed = time.perf_counter() - started
         for feed in self.feeds:
             if feed.error is not None:
+                field = ("cameras", self._index[feed.camera], "source", "uri")
                 if isinstance(feed.error, AistackError):
-                    raise feed.error
-                raise SourceError(f"camera {feed.camera}: reading failed: {feed.error}")
+                    raise feed.error.at(*field)
+                error = SourceError(f"camera {feed.camera}: reading failed: {feed.error}")
+                raise error.at(*field)
         return RunSummary(
             cameras=[
                 CameraSummary(
@@ -302,6 +313,10 @@ class Pipeline:
         if camera is None:
             feed = next(f for f in self.feeds if f.camera == frame.camera)
             config = self.config
+            check_counters_inside(  # a stream's size is known only now
+                self._camera_configs[frame.camera], self._index[frame.camera],
+                (frame.width, frame.height),
+            )  # fmt: skip
             camera = CameraAnalytics(
                 self._camera_configs[frame.camera], config.tracker, config.counting,
                 feed.fps or 25.0, (frame.width, frame.height), config.pose,

@@ -101,6 +101,11 @@ class SqliteSink:
         self.interval_seconds = float(interval_seconds)
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise SinkError(
+                f"store {self.path}: is a folder; give a file in it, e.g. "
+                f"{self.path / 'aistack.sqlite'}"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

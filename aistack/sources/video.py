@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import cv2
 from aistack.config import SourceConfig
 from aistack.errors import SourceError
 from aistack.redact import redact_url
+from aistack.sources.probe import explain_stream_failure
 from aistack.types import Frame, Image
 
 # FFmpeg and OpenCV print their own warnings for every bad input; aistack reports
@@ -71,7 +73,8 @@ class VideoSource:
             capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, _file_decode_params())
             what = f"{uri}: cannot read this video (corrupt file or unsupported format)"
         elif self.kind == "webcam":
-            capture = cv2.VideoCapture(int(uri))
+            with _opencv_silent():  # its backends log every device they probe
+                capture = cv2.VideoCapture(int(uri))
             what = f"webcam {uri}: cannot open it (no such device, or it is busy)"
         else:
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", _FFMPEG_OPTIONS)
@@ -87,13 +90,23 @@ class VideoSource:
             )
         if not capture.isOpened():
             capture.release()
-            raise SourceError(what)
-        ok, first = capture.read()
+            raise SourceError(self._explained(what))
+        with _opencv_silent():
+            ok, first = capture.read()
         if not ok or first is None:
             capture.release()
-            raise SourceError(what if self.kind != "file" else f"{uri}: no decodable frames")
+            if self.kind == "file":
+                raise SourceError(f"{uri}: no decodable frames")
+            raise SourceError(self._explained(what))
         self._first = first
         return capture
+
+    def _explained(self, what: str) -> str:
+        """For a stream, what the network says went wrong, rather than OpenCV's silence."""
+        if self.kind not in ("rtsp", "http"):
+            return what
+        reason = explain_stream_failure(self.config.uri)
+        return what if reason is None else f"{self.name}: cannot open the stream: {reason}"
 
     def frames(self) -> Iterator[Frame]:
         """Yield frames until the source ends (files) or fails to deliver (streams)."""
@@ -133,6 +146,15 @@ class VideoSource:
 
     def close(self) -> None:
         self._capture.release()
+
+
+@contextlib.contextmanager
+def _opencv_silent() -> Iterator[None]:
+    previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 def open_source(config: SourceConfig, camera: str = "camera", pace: str = "unpaced") -> VideoSource:

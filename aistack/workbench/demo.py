@@ -12,6 +12,7 @@ import cv2
 
 from aistack.config import AppConfig
 from aistack.data import DEMO_CLIP
+from aistack.errors import ConfigError
 from aistack.pipeline.wiring import Pipeline, RunSummary
 from aistack.sinks.sqlite import SqliteSink
 from aistack.stores.sqlite import open_store
@@ -39,6 +40,40 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 
+# What a demo writes; only a folder holding nothing else is replaced.
+DEMO_FILES = frozenset(
+    {"report.html", "annotated.jpg", "aistack.sqlite", "aistack.sqlite-wal", "aistack.sqlite-shm"}
+)
+
+
+def _fresh_folder(out_dir: Path) -> None:
+    """An empty `out_dir`, replacing an earlier demo's; never another folder's files."""
+    if out_dir.exists() or out_dir.is_symlink():
+        if not out_dir.is_dir():
+            raise ConfigError(f"--out {out_dir}: exists and is not a folder; give a folder")
+        try:
+            others = sorted(p.name for p in out_dir.iterdir() if p.name not in DEMO_FILES)
+        except OSError as error:
+            raise ConfigError(f"--out {out_dir}: cannot read it ({error.strerror})") from None
+        if others:
+            raise ConfigError(
+                f"--out {out_dir}: holds other files than a demo's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); give a new or empty folder"
+            )
+    try:
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        probe = out_dir / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"--out {out_dir}: cannot write there ({error.strerror or error}); "
+            "give a writable folder"
+        ) from None
+
+
 @dataclass(frozen=True)
 class DemoResult:
     report: Path
@@ -56,9 +91,7 @@ def demo_config(store: Path, source: Path | None = None) -> AppConfig:
 
 def run_demo(out_dir: Path, source: Path | None = None, progress: bool = True) -> DemoResult:
     """Count, store and report; the out dir is replaced so each demo stands alone."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    _fresh_folder(out_dir)
     store_path = out_dir / "aistack.sqlite"
     config = demo_config(store_path, source)
     with SqliteSink(store_path, config.store.interval_seconds) as sink:

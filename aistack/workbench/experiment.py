@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import pandas as pd
 import yaml
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from aistack.config import AppConfig, DetectorConfig
 from aistack.config_file import format_validation_error, load_config
@@ -29,6 +29,35 @@ from aistack.sinks.sqlite import SqliteSink
 RUNS_DIR = Path("experiments/runs")
 DEFAULT_EXPERIMENT = Path("experiments/people_walkway.yaml")
 STORE_NAME = "aistack.sqlite"
+
+_FINITE = ConfigDict(allow_inf_nan=False)
+# What `run_experiment` (and so the job notebook's parameters cell) takes, checked before
+# a job starts a kernel: a TypeError deep in the notebook would not name the parameter.
+PARAMETER_TYPES: dict[str, TypeAdapter[Any]] = {
+    "config": TypeAdapter(str | None),
+    "source": TypeAdapter(str | None),
+    "model": TypeAdapter(str | None),
+    "device": TypeAdapter(str | None),
+    "max_frames": TypeAdapter(Annotated[int | None, Field(strict=True, ge=1)]),
+    "duration_s": TypeAdapter(Annotated[float | None, Field(gt=0)], config=_FINITE),
+    "output_dir": TypeAdapter(str | None),
+    "interval": TypeAdapter(str),
+    "overrides": TypeAdapter(dict[str, Any]),
+}
+
+
+def check_parameters(parameters: Mapping[str, Any]) -> None:
+    """Refuse a parameter of the wrong type or range, naming it (unknown names pass)."""
+    for name, value in parameters.items():
+        adapter = PARAMETER_TYPES.get(name)
+        if adapter is None:
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"--param {name}={value!r}: {message}") from None
 
 
 def project_root(start: Path | None = None) -> Path:

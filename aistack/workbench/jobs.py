@@ -19,7 +19,13 @@ from typing import Any
 import yaml
 
 from aistack.errors import AistackError, ConfigError
-from aistack.workbench.experiment import RUNS_DIR, configure, new_run_dir, project_root
+from aistack.workbench.experiment import (
+    RUNS_DIR,
+    check_parameters,
+    configure,
+    new_run_dir,
+    project_root,
+)
 
 JOB_NOTEBOOK = Path("notebooks/03_inference_job.ipynb")
 REPORT_NAME = "report.html"
@@ -110,6 +116,7 @@ def job_parameters(notebook: Path, params: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(given, Mapping):
             raise ConfigError(f"parameter {OVERRIDES_PARAMETER} must be a mapping, got {given!r}")
         direct[OVERRIDES_PARAMETER] = {**given, **overrides}
+    check_parameters(direct)
     return direct
 
 
@@ -242,10 +249,12 @@ def export_report(executed: Path, out: Path | None = None) -> Path:
     except ImportError:
         raise AistackError("reports need nbconvert: pip install nbconvert") from None
     out = out or executed.with_name(REPORT_NAME)
+    text = _notebook_text(executed)
     try:
-        notebook = nbformat.read(str(executed), as_version=4)  # type: ignore[no-untyped-call]
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{executed}: cannot read the notebook: {error}") from None
+        notebook = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as error:  # nbformat raises JSON, schema and attribute errors alike
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"{executed}: not a valid Jupyter notebook: {first}") from None
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="lab",
         template_file=_TEMPLATE_NAME,
@@ -255,7 +264,11 @@ def export_report(executed: Path, out: Path | None = None) -> Path:
         exclude_output_prompt=True,
     )
     title = f"{executed.parent.name} · aistack {executed.stem}"
-    body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    try:
+        body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
+    except Exception as error:  # a notebook that reads but does not render
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"{executed}: cannot render the notebook: {first}") from None
     try:
         out.write_text(body, encoding="utf-8")
     except OSError as error:
@@ -263,9 +276,32 @@ def export_report(executed: Path, out: Path | None = None) -> Path:
     return out
 
 
+def _notebook_text(path: Path) -> str:
+    """The notebook's JSON text, refused early when it is not a JSON object at all."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the notebook: {error}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(f"{path}: not a valid Jupyter notebook: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: not a valid Jupyter notebook: it holds a JSON {type(data).__name__}, "
+            "not an object with cells and metadata"
+        )
+    return text
+
+
 def rebuild_report(run_dir: str | Path) -> Path:
     """Write run_dir/report.html again from the executed notebook in it."""
     folder = Path(run_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"{folder}: is a file, not a run folder; give the job's folder that holds the "
+            "executed notebook"
+        )
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such run folder")
     preferred = folder / JOB_NOTEBOOK.name

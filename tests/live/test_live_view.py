@@ -21,7 +21,7 @@ import pytest
 
 from aistack.config import AppConfig
 from aistack.data import DEMO_CLIP
-from aistack.errors import ConfigError
+from aistack.errors import ConfigError, one_line
 from aistack.live.draw import LINE_COLOUR, ZONE_COLOUR
 from aistack.live.view import LiveView
 from aistack.pipeline.wiring import Pipeline
@@ -213,9 +213,10 @@ def test_port_in_use_is_a_config_error_naming_host_and_port() -> None:
         s.listen()
         port = s.getsockname()[1]
         with pytest.raises(
-            ConfigError, match=re.escape(f"live_view: cannot listen on 127.0.0.1:{port} ")
-        ):
+            ConfigError, match=re.escape(f"cannot listen on 127.0.0.1:{port} ")
+        ) as caught:
             LiveView(port=port)
+        assert one_line(caught.value).startswith("live_view.port: cannot listen")
 
 
 def test_a_real_pipeline_in_a_real_browser() -> None:

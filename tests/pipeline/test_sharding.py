@@ -98,7 +98,7 @@ def test_run_counts_only_its_share(tmp_path: Path, index: int, expected: list[st
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert f"aistack_shard_index {float(index)}" in text and "aistack_shard_count 2.0" in text
+    assert f"aistack_shard_index {float(index)}" in text and "aistack_shards 2.0" in text
     counted = sorted(c for c in ("cam0", "cam1") if f'aistack_frames_total{{camera="{c}"}}' in text)
     assert counted == expected
     summary = json.loads(out)

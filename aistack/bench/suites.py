@@ -21,6 +21,7 @@ from aistack.bench.usage import SuiteUsage
 from aistack.config import AppConfig, DetectorConfig
 from aistack.data import DEMO_CLIP
 from aistack.detect import Detector, load_detector
+from aistack.errors import ConfigError, SourceError
 from aistack.pipeline.wiring import Pipeline
 from aistack.sources.video import first_frame
 from aistack.types import Image
@@ -170,6 +171,7 @@ def run_bench(
     from aistack.bench.ultralytics import versus_ultralytics
 
     clip = source or DEMO_CLIP
+    _check_inputs(clip, out_dir)
     frames = 60 if quick else 300
     seconds = 4.0 if quick else 20.0
     runners: dict[str, Callable[[], dict[str, Any]]] = {
@@ -208,6 +210,30 @@ def run_bench(
     markdown = _markdown(data)
     (out_dir / ("latest-quick.md" if quick else "latest.md")).write_text(markdown)
     return BenchResult(data, json_path, markdown)
+
+
+def _check_inputs(clip: Path, out_dir: Path) -> None:
+    """A clip that reads and a results folder that can be written, before any suite runs."""
+    if not clip.is_file():
+        what = "no such video file" if not clip.exists() else "not a file"
+        raise SourceError(f"--source {clip}: {what}")
+    try:
+        first_frame(clip)
+    except SourceError:
+        raise SourceError(
+            f"--source {clip}: not a readable video file (no frame decodes; a corrupt file "
+            "or not a video at all)"
+        ) from None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"--out {out_dir}: cannot create the results folder ({error.strerror})"
+        ) from None
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
+        raise ConfigError(f"--out {out_dir}: not a writable folder")
 
 
 def _markdown(data: dict[str, Any]) -> str:

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument(
         "--line", action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2",
         help="a counting line from P1 to P2, in pixels or in fractions (all values 0-1); "
-        "repeat for more lines. Default: a horizontal line across the middle",
+        "repeat for more lines. NAME is any text without '=' (door, café, 'my door'), as in "
+        "a YAML config. Default: a horizontal line across the middle",
     )  # fmt: skip
     _add_detector_options(count)
     count.add_argument(
@@ -175,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Config fields as the options that set them, for errors found once `count` or `demo` runs.
 _COUNT_OPTIONS = {
-    "cameras[0].source.uri": "SOURCE", "cameras[0].lines": "--line", "cameras[0].zones": "--zone",
-    "detector.model": "--model", "detector.device": "--device", "store.path": "--store",
+    "cameras[0].source.uri": "SOURCE", "cameras[0].lines": "--line", "detector.model": "--model",
+    "detector.device": "--device", "store.path": "--store",
 }  # fmt: skip
 _DEMO_OPTIONS = {"cameras[0].source.uri": "--source"}
 

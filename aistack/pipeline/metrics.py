@@ -3,15 +3,58 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from aistack.errors import ConfigError
 from aistack.live.view import listen_field
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class FrameAges(Collector):
+    """`aistack_last_frame_age_seconds`, computed when Prometheus scrapes.
+
+    A gauge set on every frame would freeze at its last value while a camera is down;
+    the age of each camera's newest frame, taken at scrape time, grows instead, so an
+    outage (or a stalled pipeline) shows, and alerts, while it lasts.
+    """
+
+    NAME = "aistack_last_frame_age_seconds"
+    HELP = "Seconds since the capture of the camera's newest counted frame (or the run's start)"
+
+    def __init__(self) -> None:
+        self._newest: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, camera: str, timestamp: float) -> None:
+        """A frame of `camera` captured at `timestamp` (wall-clock seconds) was counted."""
+        with self._lock:
+            if timestamp > self._newest.get(camera, float("-inf")):
+                self._newest[camera] = timestamp
+
+    def age(self, camera: str, now: float | None = None) -> float | None:
+        with self._lock:
+            newest = self._newest.get(camera)
+        return None if newest is None else max(0.0, (now or time.time()) - newest)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["camera"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["camera"])
+        with self._lock:
+            newest = sorted(self._newest.items())
+        for camera, timestamp in newest:
+            family.add_metric([camera], max(0.0, now - timestamp))
+        yield family
 
 
 @dataclass
@@ -76,12 +119,8 @@ class PipelineMetrics:
         self.camera_up = Gauge(
             "aistack_camera_up", "1 while the camera delivers frames", ["camera"], registry=r
         )
-        self.last_frame_age = Gauge(
-            "aistack_last_frame_age_seconds",
-            "Age of the newest frame when processed",
-            ["camera"],
-            registry=r,
-        )
+        self.last_frame_age = FrameAges()
+        r.register(self.last_frame_age)
         self.reconnects = Counter(
             "aistack_reconnects",
             "Reconnect attempts after a stream failed",

@@ -199,6 +199,10 @@ class Pipeline:
 
     def run(self) -> RunSummary:
         writers = [SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
+        opened = time.time()  # a live camera that never delivers ages from here
+        for camera, live in self._live.items():
+            if live:
+                self.metrics.last_frame_age.seen(camera, opened)
         for thread in [*self.feeds, *writers]:
             thread.start()
         total = (
@@ -359,7 +363,7 @@ class Pipeline:
             if self._live[frame.camera]:
                 age = max(0.0, time.time() - frame.timestamp)
                 self.metrics.end_to_end_latency.labels(frame.camera).observe(age)
-                self.metrics.last_frame_age.labels(frame.camera).set(age)
+                self.metrics.last_frame_age.seen(frame.camera, frame.timestamp)
             if camera.pose is not None:
                 for posture, people in camera.pose.occupancy_by_posture().items():
                     self.metrics.posture_count.labels(frame.camera, posture).set(people)

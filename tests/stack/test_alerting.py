@@ -379,7 +379,7 @@ def test_every_rule_evaluates_cleanly_against_real_exporters(
     metrics.frames.labels("gate").inc(10)
     metrics.inference_seconds.labels("NanoDetDetector").observe(0.03)
     metrics.end_to_end_latency.labels("gate").observe(0.1)
-    metrics.last_frame_age.labels("gate").set(0.1)
+    metrics.last_frame_age.seen("gate", time.time() - 0.1)
     metrics.crossed.labels("gate", "door", "person", "in").inc()
     metrics.zone_entries.labels("gate", "plaza", "person").inc()
     metrics.sink_errors.labels("sqlite").inc()

@@ -200,9 +200,9 @@ class Pipeline:
     def run(self) -> RunSummary:
         writers = [SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
         opened = time.time()  # a live camera that never delivers ages from here
-        for camera, live in self._live.items():
+        for name, live in self._live.items():
             if live:
-                self.metrics.last_frame_age.seen(camera, opened)
+                self.metrics.last_frame_age.seen(name, opened)
         for thread in [*self.feeds, *writers]:
             thread.start()
         total = (

@@ -119,6 +119,7 @@ def test_ten_outages_each_recover_within_five_seconds(emulator: Emulator) -> Non
         assert watch.frames("door") > before
         recoveries.append(round(recovery, 2))
         assert watch.thread.is_alive()
+    _age_grows_during_a_long_outage(emulator, watch, metrics)
     time.sleep(1.0)
     assert metrics.registry.get_sample_value("aistack_camera_up", {"camera": "door"}) == 1
     reconnects = metrics.registry.get_sample_value("aistack_reconnects_total", {"camera": "door"})
@@ -127,6 +128,32 @@ def test_ten_outages_each_recover_within_five_seconds(emulator: Emulator) -> Non
     watch.thread.join(timeout=30)
     assert watch.summary is not None and watch.summary.frames > 100
     print(f"recovery after each restart (s): {recoveries}")
+
+
+def _age_grows_during_a_long_outage(
+    emulator: Emulator, watch: _Watch, metrics: PipelineMetrics
+) -> None:
+    """Down for 10 s: the scraped frame age passes 5 s (NoRecentFrames), then falls back."""
+
+    def age() -> float:
+        value = metrics.registry.get_sample_value(
+            "aistack_last_frame_age_seconds", {"camera": "door"}
+        )
+        assert value is not None
+        return value
+
+    assert age() < 2.0
+    emulator.kill()
+    ages = []
+    for _ in range(10):
+        time.sleep(1.0)
+        ages.append(age())
+    assert ages == sorted(ages), f"the age must keep growing while the camera is down: {ages}"
+    assert ages[-1] > 5.0, ages
+    assert metrics.registry.get_sample_value("aistack_camera_up", {"camera": "door"}) == 0
+    emulator.restart()
+    assert watch.first_frame_after("door", time.monotonic(), timeout=10.0) is not None
+    assert age() < 2.0
 
 
 def test_two_camera_example_config_is_valid() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -56,7 +57,8 @@ def _config(store: Path, port: int, pace: str, max_frames_clip: Path = DEMO_CLIP
 
 
 def test_metrics_match_the_counts_of_a_run(tmp_path: Path) -> None:
-    config = AppConfig.model_validate(_config(tmp_path / "s.sqlite", 0, "unpaced"))
+    # The config's port is not used: the server below picks a free one.
+    config = AppConfig.model_validate(_config(tmp_path / "s.sqlite", 9108, "unpaced"))
     metrics = PipelineMetrics()
     server = MetricsServer(metrics, "127.0.0.1", 0)
     try:
@@ -108,6 +110,47 @@ def test_run_serves_metrics_live_and_stops_cleanly_on_sigterm(tmp_path: Path) ->
     with sqlite3.connect(store) as db:
         (finished,) = db.execute("SELECT finished FROM runs").fetchone()
     assert finished is not None  # the run was closed properly, not abandoned
+
+
+def test_promtool_finds_nothing_to_fix_in_a_real_scrape_of_aistack_run(tmp_path: Path) -> None:
+    """`promtool check metrics` on /metrics of a running `aistack run`: no lint finding at all.
+
+    It caught `aistack_shard_count` (a gauge named like a histogram's `_count` series).
+    """
+    from tests.servers import find_binary
+
+    promtool = find_binary("promtool", "prometheus")
+    port = _free_port()
+    config = tmp_path / "lint.yaml"
+    config.write_text(json.dumps(_config(tmp_path / "lint.sqlite", port, "native")))
+    # A shard exports the shard gauges too, so every metric aistack has is in the scrape.
+    env = {**os.environ, "AISTACK_SHARD_COUNT": "1", "AISTACK_SHARD_INDEX": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aistack", "run", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    text = ""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "aistack_objects_crossed_total{" not in text:
+            time.sleep(1)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                continue
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    for name in ("aistack_frames_total", "aistack_shards", "aistack_last_frame_age_seconds",
+                 "aistack_objects_crossed_total"):  # fmt: skip
+        assert f"\n{name}" in text, f"{name} missing from the scrape"
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), (
+        lint.stdout + lint.stderr
+    )
 
 
 def test_metrics_port_in_use_is_a_clear_error() -> None:

@@ -68,9 +68,12 @@ def line_candidates(
     for streak in streaks:
         if any(_explains(count, streak, slack) for count in counted):
             continue
+        frames = (
+            f"frame {streak.first}" if streak.first == streak.last
+            else f"frames {streak.first}-{streak.last}"
+        )  # fmt: skip
         note = (
-            f"strip: {streak.direction} streak, frames {streak.first}-{streak.last}, "
-            f"{streak.lag} frame(s) between the side slits"
+            f"strip: {streak.direction} streak at {frames}, side slits {streak.lag} frame(s) apart"
         )
         candidates.append(
             Candidate(

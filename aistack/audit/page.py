@@ -26,7 +26,8 @@ from aistack.types import Image
 
 STRIP_HEIGHT = 140  # pixels of each strip on the page, whatever the line's length
 MAX_STRIP_WIDTH = 16000  # pixels of time in a strip picture; longer clips are resampled
-BROWSE_FRAMES = 150  # thumbnails kept at even steps per line, besides those near candidates
+BROWSE_FRAMES = 100  # thumbnails at even steps along a line's strip, for clicks anywhere
+MAX_THUMBNAILS = 320  # per line: about 2.5 MB of the page at most
 # The activity picture: what covered the side slits (BGR).
 OUT_SIDE_ONLY = (200, 60, 200)
 IN_SIDE_ONLY = (80, 200, 80)
@@ -53,22 +54,37 @@ class ClipInfo:
 
 
 def viewer_offsets(fps: float) -> list[int]:
-    """Frames shown around a crossing: next to it, and up to 0.4 s either side."""
-    steps = {1, *(max(1, round(fps * seconds)) for seconds in (0.1, 0.2, 0.4))}
+    """Frames shown around a crossing: next to it, and about 0.15 s and 0.4 s either side."""
+    steps = {1, *(max(1, round(fps * seconds)) for seconds in (0.15, 0.4))}
     return sorted({0, *steps, *(-s for s in steps)})
 
 
 def embedded_frames(
-    available: Iterable[int], candidates: Iterable[int], offsets: Sequence[int], every: int
+    available: Iterable[int],
+    candidates: Iterable[int],
+    offsets: Sequence[int],
+    every: int,
+    limit: int = MAX_THUMBNAILS,
 ) -> list[int]:
-    """The frames whose thumbnails go in the page: around every candidate, and every `every`th.
+    """The frames whose thumbnails go in the page, at most `limit` of them.
 
-    Clicking anywhere on the strip then shows frames at most `every // 2` away.
+    First every candidate's own frame, then the frames next to them, then those further
+    out, then every `every`th frame for clicks elsewhere on the strip: on a crowded clip
+    the page stays a few MB and still shows each candidate's own frames.
     """
     have = set(available)
-    chosen = {f for f in have if f % every == 0}
-    for frame in candidates:
-        chosen.update(f for f in (frame + o for o in offsets) if f in have)
+    frames = sorted(set(candidates))
+    tiers: list[list[int]] = [frames]
+    for step in sorted({abs(o) for o in offsets} - {0}):
+        tiers.append([f + d for f in frames for d in (-step, step)])
+    tiers.append(sorted(f for f in have if f % every == 0))
+    chosen: set[int] = set()
+    for tier in tiers:
+        for frame in tier:
+            if len(chosen) >= limit:
+                return sorted(chosen)
+            if frame in have:
+                chosen.add(frame)
     return sorted(chosen)
 
 

@@ -130,6 +130,7 @@ function drawViewer(line) {
     const delta = frame - at;
     const label = delta === 0 ? `frame ${frame}` : `${frame} (${delta > 0 ? "+" : ""}${delta})`;
     film.append(el("figure", {class: frame === at ? "at" : "", "data-frame": String(frame),
+                              style: `max-width:${line.thumbSize[0]}px`,
                               onclick: () => pickFrame(line, frame)},
       el("img", {src: "data:image/jpeg;base64," + line.thumbs[frame], alt: `frame ${frame}`,
                  width: String(line.thumbSize[0]), height: String(line.thumbSize[1])}),
@@ -223,7 +224,15 @@ function select(line, id) {
   line.selected = id;
   const c = find(line, id);
   if (c) line.frame = c.frame;
-  refresh(line);
+  // Rows are not rebuilt on a mere selection: a click on a row's tick must reach that tick.
+  if (!line.tableNode.querySelector(`tr[data-id="${id}"]`)) drawTable(line);
+  for (const tr of line.tableNode.children) {
+    const chosen = Number(tr.dataset.id) === id;
+    tr.classList.toggle("selected", chosen);
+    if (chosen) tr.scrollIntoView({block: "nearest"});
+  }
+  drawMarkers(line);
+  drawViewer(line);
   const scroll = line.scrollNode;
   const x = xOf(line.frame);
   if (x < scroll.scrollLeft + 40 || x > scroll.scrollLeft + scroll.clientWidth - 40) {
@@ -369,7 +378,7 @@ function build() {
       el("button", {class: "small confirm-counted", text: "confirm all counted by aistack",
                     onclick: () => confirmCounted(line)}));
     const list = el("div", {class: "list"}, tools, table);
-    section.append(el("div", {class: "work"}, line.viewerNode, list));
+    section.append(line.viewerNode, list);
     main.append(section);
     refresh(line);
   }

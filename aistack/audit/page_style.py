@@ -49,18 +49,16 @@ section.line h2 .pts { color: #5b6473; font-weight: 400; font-size: 13px; }
             vertical-align: -1px; margin-right: 4px; }
 .legend .sw { display: inline-block; width: 14px; height: 10px; vertical-align: -1px;
               margin-right: 4px; }
-.work { display: flex; gap: 14px; flex-wrap: wrap; align-items: flex-start; }
-.viewer { flex: 1 1 430px; min-width: 300px; }
+.viewer { margin: 4px 0 8px; }
 .viewer .head { font-weight: 600; margin: 2px 0 4px; }
 .viewer .hint { color: #5b6473; font-size: 12px; margin-bottom: 4px; }
-.film { display: flex; flex-wrap: wrap; gap: 6px; }
+.film { display: flex; gap: 6px; }
 .film figure { margin: 0; cursor: pointer; border: 2px solid transparent; border-radius: 4px;
-               background: #111; }
+               background: #111; flex: 1 1 0; min-width: 0; }
 .film figure.at { border-color: #ff3b3b; }
-.film figure img { display: block; max-width: 100%; }
+.film figure img { display: block; width: 100%; height: auto; }
 .film figcaption { color: #cfd5de; font-size: 11px; padding: 1px 4px; text-align: center; }
-.list { flex: 1 1 520px; min-width: 480px; max-height: 560px; overflow-y: auto;
-        border: 1px solid #e1e4ea; border-radius: 6px; }
+.list { max-height: 380px; overflow-y: auto; border: 1px solid #e1e4ea; border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; }
 th { position: sticky; top: 0; background: #eef0f4; text-align: left; font-weight: 600;
      padding: 4px 6px; font-size: 12px; color: #3a4252; z-index: 1; }
@@ -71,7 +69,7 @@ tr.st-removed td { color: #9aa0aa; }
 tr.st-removed td input.note, tr.st-removed td input.frame { text-decoration: line-through; }
 td input.frame { width: 64px; }
 td input.cls { width: 96px; }
-td input.note { width: 100%; min-width: 120px; }
+td input.note { width: 100%; min-width: 160px; }
 td input.bad { outline: 2px solid #d63b3b; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 11px;
          color: #fff; white-space: nowrap; }

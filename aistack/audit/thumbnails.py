@@ -14,9 +14,9 @@ from aistack.types import Image
 # What is cropped around the line's bounding box, as a fraction of the frame height: enough
 # to see a person's legs on both sides, so a reviewer can tell which side the feet are on.
 MARGIN_FRACTION = 0.2
-MIN_ASPECT = 0.5  # the crop's shorter side, at least, as a fraction of its longer one
-THUMBNAIL_BOX = (320, 200)  # the largest thumbnail, width x height
-JPEG_QUALITY = 70
+MIN_ASPECT = 0.75  # the crop's shorter side, at least, as a fraction of its longer one
+THUMBNAIL_BOX = (256, 160)  # the largest thumbnail, width x height
+JPEG_QUALITY = 60  # 5-8 KB a thumbnail of a busy street
 
 
 class Thumbnails:

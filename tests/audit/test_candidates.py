@@ -53,7 +53,7 @@ def test_a_streak_a_count_explains_adds_nothing_and_others_become_candidates() -
     notes = [c.note for c in candidates]
     assert notes[0] == "aistack track 7, counted at frame 22"
     assert notes[2].endswith("no crossing streak near it on the strip")
-    assert notes[1].startswith("strip: in streak, frames 40-44")
+    assert notes[1] == "strip: in streak at frames 40-44, side slits 2 frame(s) apart"
     assert all(c.class_name == "person" and c.line == "door" for c in candidates)
 
 

@@ -21,6 +21,7 @@ _OPTION_FOR_FIELD = {
     "anchor": "--anchor",
     "confidence": "--confidence",
     "uri": "SOURCE",
+    "cameras": "--line",  # the camera's own checks, in `count`: its line names
 }
 
 

@@ -27,7 +27,9 @@ from aistack.types import Image
 STRIP_HEIGHT = 140  # pixels of each strip on the page, whatever the line's length
 MAX_STRIP_WIDTH = 16000  # pixels of time in a strip picture; longer clips are resampled
 BROWSE_FRAMES = 100  # thumbnails at even steps along a line's strip, for clicks anywhere
-MAX_THUMBNAILS = 320  # per line: about 2.5 MB of the page at most
+MAX_THUMBNAILS = 320  # per line: about 2.5 MB of the page at most ...
+PAGE_THUMBNAILS = 640  # ... fewer per line when there are more than two lines ...
+MIN_THUMBNAILS = 120  # ... but never fewer than this
 # The activity picture: what covered the side slits (BGR).
 OUT_SIDE_ONLY = (200, 60, 200)
 IN_SIDE_ONLY = (80, 200, 80)
@@ -92,6 +94,7 @@ def render_page(clip: ClipInfo, lines: Sequence[LineView]) -> str:
     """The page as one HTML string."""
     offsets = viewer_offsets(clip.fps)
     every = max(1, -(-clip.frames // BROWSE_FRAMES))
+    limit = min(MAX_THUMBNAILS, max(MIN_THUMBNAILS, PAGE_THUMBNAILS // max(1, len(lines))))
     px_per_frame = 2.0 if clip.frames <= 3000 else 1.0 if clip.frames <= MAX_STRIP_WIDTH else (
         MAX_STRIP_WIDTH / clip.frames
     )  # fmt: skip
@@ -104,7 +107,7 @@ def render_page(clip: ClipInfo, lines: Sequence[LineView]) -> str:
         "offsets": offsets,
         "classes": list(COCO_CLASSES),
         "aliases": ALIASES,
-        "lines": [_line_data(line, offsets, every) for line in lines],
+        "lines": [_line_data(line, offsets, every, limit) for line in lines],
     }
     # "</" would end the script element early; JSON allows the escaped form.
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
@@ -121,9 +124,10 @@ def render_page(clip: ClipInfo, lines: Sequence[LineView]) -> str:
     )
 
 
-def _line_data(line: LineView, offsets: Sequence[int], every: int) -> dict[str, object]:
+def _line_data(line: LineView, offsets: Sequence[int], every: int, limit: int) -> dict[str, object]:
     thumbnails = line.thumbnails
-    frames = embedded_frames(thumbnails.jpegs, (c.frame for c in line.candidates), offsets, every)
+    candidates = (c.frame for c in line.candidates)
+    frames = embedded_frames(thumbnails.jpegs, candidates, offsets, every, limit)
     return {
         "name": line.geometry.name,
         "points": list(line.geometry.points),

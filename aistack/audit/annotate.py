@@ -7,6 +7,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from aistack.analytics.geometry import to_pixels
 from aistack.audit.candidates import COUNTED, STRIP, line_candidates, with_truth
 from aistack.audit.page import ClipInfo, LineView, render_page
 from aistack.audit.recording import Recording, record
@@ -58,7 +61,9 @@ def annotate(
     other lines) is reported before the clip is read, which may take minutes.
     """
     camera = config.cameras[0]
-    open_source(camera.source, camera.name).close()  # a bad clip fails now, in one line
+    source = open_source(camera.source, camera.name)  # a bad clip fails now, in one line
+    source.close()
+    _check_inside(config, source.width, source.height)
     truth_rows = _read_truth(truth, [line.name for line in camera.lines])
     _check_writable(out)
     recording = record(config, max_frames, progress)
@@ -99,6 +104,19 @@ def _anchor_height(anchor: str) -> float:
     if anchor.startswith("bottom") or anchor == "keypoints":
         return 1.0
     return 0.5
+
+
+def _check_inside(config: AppConfig, width: int, height: int) -> None:
+    """A line wholly outside the picture would give an empty strip: say so before reading."""
+    for line in config.cameras[0].lines:
+        x1, y1, x2, y2 = to_pixels(list(line.points), width, height)
+        t = np.linspace(0.0, 1.0, 101)
+        xs, ys = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+        if not np.any((xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)):
+            raise ConfigError(
+                f"--line {line.name}: ({x1:g}, {y1:g}) to ({x2:g}, {y2:g}) lies outside the "
+                f"{width}x{height} picture"
+            )
 
 
 def _read_truth(path: Path | None, lines: list[str]) -> list[Crossing]:

@@ -41,8 +41,8 @@ class Thumbnails:
         crop_h = abs(y2 - y1) + 2 * margin
         crop_w, crop_h = max(crop_w, MIN_ASPECT * crop_h), max(crop_h, MIN_ASPECT * crop_w)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        left = max(0, math.floor(cx - crop_w / 2))
-        top = max(0, math.floor(cy - crop_h / 2))
+        left = min(width - 1, max(0, math.floor(cx - crop_w / 2)))
+        top = min(height - 1, max(0, math.floor(cy - crop_h / 2)))
         right = min(width, math.ceil(cx + crop_w / 2))
         bottom = min(height, math.ceil(cy + crop_h / 2))
         self.crop = (left, top, max(right, left + 1), max(bottom, top + 1))

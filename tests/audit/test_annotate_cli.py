@@ -97,6 +97,9 @@ def test_mistakes_are_one_line_before_the_clip_is_read(
     not_video.write_text("not a video")
     assert "cannot read this video" in one_error_line(capsys, str(not_video), "--line", WALKWAY)
     assert "--line 'door=1,2,3'" in one_error_line(capsys, clip, "--line", "door=1,2,3")
+    assert "--line far: (2000, 10) to (2100, 10) lies outside the 768x576 picture" in (
+        one_error_line(capsys, clip, "--line", "far=2000,10,2100,10")
+    )
     a_file = tmp_path / "taken"
     a_file.write_text("")
     assert "is a file, not a folder" in one_error_line(

@@ -109,7 +109,14 @@ def write_crossings(path: Path | str, crossings: Iterable[Crossing]) -> Path:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(buffer.getvalue())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect
         os.replace(temporary, path)
     except OSError as error:
         raise ConfigError(f"{path}: cannot write it ({error.strerror or error})") from None
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,4 +1,5 @@
-"""The `aistack` command: count, run, demo and bench. Errors print one line and exit 2."""
+"""The `aistack` command: the parser, and count, run, demo and bench; the other commands have a
+module each in this folder. Errors print one line and exit 2."""
 
 from __future__ import annotations
 

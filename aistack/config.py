@@ -314,6 +314,51 @@ class CountingConfig(Strict):
     min_frames: int = Field(
         default=2, ge=1, description="consecutive frames on the new side before a crossing counts"
     )
+    # Rules for imperfect tracks (docs/counting.md). Ground-truth tracks need none of them.
+    motion_direction: bool = Field(
+        default=True,
+        description="count a side change only if the track's own motion, jumps "
+        "taken out, carried it across (an identity swap or a jump never counts)",
+    )
+    max_speed: float = Field(
+        default=3.0,
+        gt=0,
+        description="box heights per second a person can move; a faster "
+        "step (beyond the band's jitter) is a jump between people, not motion",
+    )
+    motion_seconds: float = Field(
+        default=0.5, gt=0, description="recent history a track's motion is judged over"
+    )
+    duplicates: bool = Field(
+        default=True, description="two tracks on one person count one crossing"
+    )
+    duplicate_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how far apart in time one person's two tracks' "
+        "crossings of a line (same direction) may be",
+    )
+    duplicate_overlap: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="share of the smaller box inside the larger, in "
+        "most frames both tracks were seen within duplicate_seconds, for them to be one person",
+    )
+    stitch: bool = Field(
+        default=True,
+        description="a track lost on one side and a new one where its motion "
+        "predicts, on the other side, is one person crossing while hidden",
+    )
+    stitch_seconds: float = Field(
+        default=1.0, gt=0, description="longest gap a hidden crossing is bridged over"
+    )
+    stitch_distance: float = Field(
+        default=0.5,
+        gt=0,
+        description="box heights the new track may be from where the lost "
+        "one's motion predicts (and how much its height may differ)",
+    )
 
 
 class PoseConfig(Strict):

@@ -8,13 +8,22 @@ jitter on the line into phantom crossings on real footage.
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from aistack.analytics.crossing_rules import (
+    MotionLimits,
+    crossing_position,
+    jump_free_distance,
+    one_person,
+    velocity,
+)
 from aistack.analytics.geometry import along_segment, anchor_points, signed_distance
 from aistack.analytics.pose import pose_anchor_points
+from aistack.analytics.track_history import TrackHistory
 from aistack.config import CountingConfig
 from aistack.types import Detections, Event
 
@@ -26,6 +35,17 @@ class _TrackSide:
     candidate_frames: int = 0
     counted: set[str] = field(default_factory=set)
     last_seen: int = 0
+    first_time: float = math.nan  # when the track was first seen
+    last_time: float = 0.0
+    left_time: float = -math.inf  # last seen clear of the band on its confirmed side
+    stitched: bool = False  # its hidden crossing was handed on to a new track
+
+
+@dataclass(frozen=True)
+class _Counted:
+    time: float
+    direction: str
+    track_id: int
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,14 @@ class LineCounter:
         self.forget_after = forget_after
         self._tracks: dict[int, _TrackSide] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
+        settings = self.settings
+        self._limits = MotionLimits(
+            settings.max_speed, settings.min_distance_fraction, settings.min_distance
+        )
+        uses_history = settings.motion_direction or settings.duplicates or settings.stitch
+        keep = 2 * max(settings.motion_seconds, settings.duplicate_seconds)
+        self._history = TrackHistory(keep) if uses_history else None
+        self._recent: deque[_Counted] = deque()  # counted crossings, for the duplicate rule
 
     @property
     def tracked(self) -> int:
@@ -104,58 +132,159 @@ class LineCounter:
             else anchor_points(detections.xyxy, settings.anchor)
         )
         distance = signed_distance(anchors, self.points)
-        heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
+        boxes = detections.xyxy.astype(np.float64)
+        heights = boxes[:, 3] - boxes[:, 1]
         band = np.maximum(settings.min_distance, settings.min_distance_fraction * heights)
         observed = np.where(distance > band, 1, np.where(distance < -band, -1, 0))
         position = along_segment(anchors, self.points)
         within = (position >= 0.0) & (position <= 1.0)
+        track_ids = detections.tracker_id.tolist()
+        present = set(track_ids)
 
         events = []
-        for i, track_id in enumerate(detections.tracker_id.tolist()):
+        for i, track_id in enumerate(track_ids):
             if track_id < 0:
                 continue
-            state = self._tracks.setdefault(track_id, _TrackSide())
-            state.last_seen = frame_index
+            state = self._tracks.setdefault(track_id, _TrackSide(first_time=timestamp))
+            state.last_seen, state.last_time = frame_index, timestamp
+            if self._history is not None:
+                self._history.add(track_id, timestamp, boxes[i], anchors[i])
             side = int(observed[i])
             if side == 0:
                 continue  # inside the band: no evidence either way
+            class_name = detections.class_name(int(detections.class_id[i]))
             if state.side == 0:
                 # The first clear sighting sets the side; nothing is counted, so there is
                 # no glitch to guard against, and a track entering at the frame edge just
-                # before the line keeps its chance to count.
-                state.side = side
+                # before the line keeps its chance to count. Unless it is a lost track's
+                # person, seen again on the other side (the stitch rule).
+                state.side, state.left_time = side, timestamp
+                if settings.stitch:
+                    event = self._stitch(track_id, side, boxes[i], anchors[i], present,
+                                         class_name, frame_index, timestamp)  # fmt: skip
+                    events += [event] if event is not None else []
                 continue
             if side == state.side:
                 state.candidate, state.candidate_frames = 0, 0
+                state.left_time = timestamp
                 continue
             if side != state.candidate:
                 state.candidate, state.candidate_frames = side, 0
             state.candidate_frames += 1
             if state.candidate_frames < settings.min_frames:
                 continue
-            state.side = side
+            left_time = state.left_time
+            state.side, state.left_time = side, timestamp
             state.candidate, state.candidate_frames = 0, 0
             if not within[i]:
                 continue
             direction = "in" if side > 0 else "out"
             if direction in state.counted:
                 continue
-            state.counted.add(direction)
-            class_name = detections.class_name(int(detections.class_id[i]))
-            self._counts[(class_name, direction)] += 1
-            events.append(
-                Event(
-                    timestamp=timestamp,
-                    camera=self.camera,
-                    counter=self.name,
-                    kind="crossing",
-                    class_name=class_name,
-                    direction=direction,
-                    track_id=track_id,
-                    frame_index=frame_index,
-                )
-            )
+            if settings.motion_direction and not self._moved_across(track_id, side, left_time):
+                continue  # a jump, not a walk: the track is on the new side, uncounted
+            event = self._count(track_id, state, direction, class_name, frame_index, timestamp)
+            events += [event] if event is not None else []
         return events
+
+    def _moved_across(self, track_id: int, side: int, left_time: float) -> bool:
+        """Whether the track's own motion, jumps taken out, carried it to `side` from where
+        it was last clear on its old side (jumps before that, on one side, do not matter)."""
+        assert self._history is not None
+        observations = self._history.of(track_id).since(left_time)
+        return jump_free_distance(observations, self.points, self._limits) * side > 0
+
+    def _count(
+        self,
+        track_id: int,
+        state: _TrackSide,
+        direction: str,
+        class_name: str,
+        frame_index: int,
+        timestamp: float,
+    ) -> Event | None:
+        """Count the crossing, unless another track on the same person just counted it."""
+        state.counted.add(direction)
+        if self.settings.duplicates and self._duplicate(track_id, direction, timestamp):
+            return None
+        self._counts[(class_name, direction)] += 1
+        return Event(
+            timestamp=timestamp,
+            camera=self.camera,
+            counter=self.name,
+            kind="crossing",
+            class_name=class_name,
+            direction=direction,
+            track_id=track_id,
+            frame_index=frame_index,
+        )
+
+    def _duplicate(self, track_id: int, direction: str, timestamp: float) -> bool:
+        """Whether a track on the same person counted this direction within
+        `duplicate_seconds`; this crossing is remembered for the ones after it."""
+        assert self._history is not None
+        window = self.settings.duplicate_seconds
+        while self._recent and timestamp - self._recent[0].time > window:
+            self._recent.popleft()
+        mine = self._history.of(track_id).since(timestamp - window)
+        for other in self._recent:
+            if other.direction != direction or other.track_id == track_id:
+                continue
+            theirs = self._history.of(other.track_id).since(timestamp - window)
+            if one_person(mine, theirs, self.settings.duplicate_overlap):
+                return True
+        self._recent.append(_Counted(timestamp, direction, track_id))
+        return False
+
+    def _stitch(
+        self,
+        track_id: int,
+        side: int,
+        box: np.ndarray,
+        anchor: np.ndarray,
+        present: set[int],
+        class_name: str,
+        frame_index: int,
+        timestamp: float,
+    ) -> Event | None:
+        """A track that appeared after another was lost on the other side, seen clear on
+        `side` within `stitch_seconds` of the loss where the lost one's motion predicts:
+        the lost person crossed hidden."""
+        assert self._history is not None
+        settings = self.settings
+        direction = "in" if side > 0 else "out"
+        height = float(box[3] - box[1])
+        appeared = self._tracks[track_id].first_time
+        best: tuple[float, int] | None = None
+        for other_id, other in self._tracks.items():
+            gap = timestamp - other.last_time
+            if (
+                other_id in present or other.side != -side or other.stitched
+                or direction in other.counted or not other.last_time < appeared
+                or gap > settings.stitch_seconds
+            ):  # fmt: skip
+                continue
+            seen = self._history.of(other_id)
+            if not len(seen):
+                continue
+            last_height = float(seen.heights[-1])
+            recent = seen.since(seen.time[-1] - settings.motion_seconds)
+            predicted = seen.anchors[-1] + velocity(recent, self._limits) * gap
+            miss = float(np.linalg.norm(anchor - predicted)) / last_height
+            resized = abs(height - last_height) / last_height
+            if max(miss, resized) > settings.stitch_distance:
+                continue
+            if not 0.0 <= crossing_position(seen.anchors[-1], anchor, self.points) <= 1.0:
+                continue
+            if best is None or miss < best[0]:
+                best = (miss, other_id)
+        if best is None:
+            return None
+        lost = self._tracks[best[1]]
+        lost.stitched, lost.side = True, side  # if it is found again, it is found over there
+        lost.counted.add(direction)
+        state = self._tracks[track_id]
+        return self._count(track_id, state, direction, class_name, frame_index, timestamp)
 
     def _forget(self, frame_index: int) -> None:
         stale = [
@@ -163,3 +292,5 @@ class LineCounter:
         ]
         for track_id in stale:
             del self._tracks[track_id]
+            if self._history is not None:
+                self._history.forget(track_id)

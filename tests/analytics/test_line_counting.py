@@ -103,15 +103,16 @@ def test_cross_and_return_counts_one_in_and_one_out() -> None:
 
 def test_lost_track_found_again_on_the_same_side_is_not_counted_twice() -> None:
     counter = LineCounter("l", LINE, settings=SETTINGS, forget_after=30)
+    # One frame a second: 100 px (one box height) a frame is a walk, not a jump.
     directions = [e.direction for e in counter.update(_box_at(300, 250), 0, 0.0)]
-    directions += [e.direction for e in counter.update(_box_at(300, 250), 1, 0.1)]
-    directions += [e.direction for e in counter.update(_box_at(300, 350), 2, 0.2)]
-    directions += [e.direction for e in counter.update(_box_at(300, 350), 3, 0.3)]
+    directions += [e.direction for e in counter.update(_box_at(300, 250), 1, 1.0)]
+    directions += [e.direction for e in counter.update(_box_at(300, 350), 2, 2.0)]
+    directions += [e.direction for e in counter.update(_box_at(300, 350), 3, 3.0)]
     empty = Detections.empty()
     for index in range(4, 20):  # occluded
-        directions += [e.direction for e in counter.update(empty, index, index / 10)]
+        directions += [e.direction for e in counter.update(empty, index, float(index))]
     for index in range(20, 24):
-        directions += [e.direction for e in counter.update(_box_at(300, 360), index, index / 10)]
+        directions += [e.direction for e in counter.update(_box_at(300, 360), index, float(index))]
     assert directions == ["in"]
 
 

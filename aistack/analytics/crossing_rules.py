@@ -1,0 +1,102 @@
+"""Geometry of the counting rules for imperfect tracks: jumps, duplicate tracks, hidden crossings.
+
+Each function works on a track's recent `Observations` (time in seconds, boxes in
+pixels) and measures distances in box heights, so the rules hold at any frame rate
+and resolution. docs/counting.md says why each rule exists and what it fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aistack.analytics.geometry import along_segment, signed_distance
+from aistack.analytics.track_history import FloatArray, Observations
+
+Line = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class MotionLimits:
+    """What a person's own motion can do between two observations.
+
+    A step is a jump (the box moved to someone else, or the box's bottom to a hidden
+    knee) when the anchor moves farther than `max_speed` box heights per second for
+    the time between the observations plus the `jitter` of a box (box heights, at
+    least `jitter_pixels`): a person cannot get there in that time.
+    """
+
+    max_speed: float  # box heights per second
+    jitter: float  # box heights
+    jitter_pixels: float = 0.0
+
+
+def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
+    """For each step between consecutive observations, whether it is a jump."""
+    if len(observations) < 2:
+        return np.zeros(0, bool)
+    step = np.linalg.norm(np.diff(observations.anchors, axis=0), axis=1)
+    dt = np.diff(observations.time)
+    heights = observations.heights
+    scale = (heights[1:] + heights[:-1]) / 2
+    reach = np.maximum(limits.jitter * scale, limits.jitter_pixels) + limits.max_speed * scale * dt
+    return np.asarray(step > reach)
+
+
+def jump_free_distance(observations: Observations, line: Line, limits: MotionLimits) -> float:
+    """Where the track's own motion took it: its signed distance to the line at the last
+    observation, with every jump's displacement taken out (pixels; sign as `signed_distance`).
+
+    A track that walked across ends on the far side; one whose box jumped across
+    onto another person ends where it was before the jump.
+    """
+    if not len(observations):
+        return 0.0
+    distance = signed_distance(observations.anchors, line)
+    steps = np.diff(distance)
+    return float(distance[0] + steps[~jumps(observations, limits)].sum())
+
+
+def velocity(observations: Observations, limits: MotionLimits) -> FloatArray:
+    """The track's velocity (pixels per second, x and y): the median of its steps' that are
+    not jumps, so one bad box does not steer it. Zero with no such step."""
+    if len(observations) < 2:
+        return np.zeros(2)
+    dt = np.diff(observations.time)
+    moving = ~jumps(observations, limits) & (dt > 0)
+    if not moving.any():
+        return np.zeros(2)
+    steps = np.diff(observations.anchors, axis=0)[moving] / dt[moving, None]
+    return np.asarray(np.median(steps, axis=0), dtype=np.float64)
+
+
+def containment(a: FloatArray, b: FloatArray) -> FloatArray:
+    """For each pair of boxes (rows of a and b), the share of the smaller one inside the other."""
+    width = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    height = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return np.asarray(width * height / np.maximum(np.minimum(area_a, area_b), 1e-9))
+
+
+def one_person(a: Observations, b: Observations, overlap: float) -> bool:
+    """Whether two tracks are boxes of one person: in most of the frames both were seen
+    (at least two), the smaller box lies at least `overlap` inside the larger one.
+
+    Evidence over several frames, not one: two people passing each other overlap for
+    a moment, while a second box on one person stays on it.
+    """
+    _, ia, ib = np.intersect1d(a.time, b.time, assume_unique=True, return_indices=True)
+    if len(ia) < 2:
+        return False
+    inside = containment(a.boxes[ia], b.boxes[ib]) >= overlap
+    return bool(2 * inside.sum() > len(ia))
+
+
+def crossing_position(start: FloatArray, end: FloatArray, line: Line) -> float:
+    """Where the straight path from `start` to `end` meets the line: 0 at P1, 1 at P2."""
+    points = np.stack([start, end])
+    d_start, d_end = signed_distance(points, line)
+    share = d_start / (d_start - d_end) if d_start != d_end else 0.5
+    return float(along_segment((start + share * (end - start))[None, :], line)[0])

@@ -181,18 +181,21 @@ class LineCounter:
             direction = "in" if side > 0 else "out"
             if direction in state.counted:
                 continue
-            if settings.motion_direction and not self._moved_across(track_id, side, left_time):
+            if settings.motion_direction and not self._moved_across(
+                track_id, side, left_time, float(band[i])
+            ):
                 continue  # a jump, not a walk: the track is on the new side, uncounted
             event = self._count(track_id, state, direction, class_name, frame_index, timestamp)
             events += [event] if event is not None else []
         return events
 
-    def _moved_across(self, track_id: int, side: int, left_time: float) -> bool:
-        """Whether the track's own motion, jumps taken out, carried it to `side` from where
-        it was last clear on its old side (jumps before that, on one side, do not matter)."""
+    def _moved_across(self, track_id: int, side: int, left_time: float, band: float) -> bool:
+        """Whether the track's own motion, jumps taken out, carried it clear of the band on
+        `side`, from where it was last clear on its old side (jumps before that, all on
+        one side, do not matter)."""
         assert self._history is not None
         observations = self._history.of(track_id).since(left_time)
-        return jump_free_distance(observations, self.points, self._limits) * side > 0
+        return jump_free_distance(observations, self.points, self._limits) * side > band
 
     def _count(
         self,

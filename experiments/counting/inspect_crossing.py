@@ -20,7 +20,14 @@ import numpy as np
 from aistack.analytics.geometry import anchor_points, signed_distance, to_pixels
 from aistack.bench.accuracy.cases import find_cases, scaled_copy
 from aistack.evaluation.mot import box_iou, load_ground_truth
-from experiments.counting.replay import DATA, app_config, camera_of, detections_of, parse_sets
+from experiments.counting.replay import (
+    DATA,
+    app_config,
+    behind_pillar,
+    camera_of,
+    detections_of,
+    parse_sets,
+)
 from experiments.counting.replay import replay as run_replay
 
 
@@ -37,11 +44,14 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--crop", help="x1,y1,x2,y2 of the picture to keep")
     parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--pillar", type=float, nargs=2, metavar=("X", "WIDTH"))
     args = parser.parse_args()
     (case,) = find_cases(DATA, names=[args.case])
     case = scaled_copy(case)
     config = app_config(parse_sets(args.set))
     cached = detections_of(case, config)
+    if args.pillar:
+        cached = behind_pillar(cached, *args.pillar)
     camera = camera_of(case)
     line_config = next(x for x in camera.lines if x.name == args.line)
     line = tuple(to_pixels(list(line_config.points), *cached.size))
@@ -62,7 +72,8 @@ def main() -> int:
         for i, tid in enumerate(ids.tolist()):
             if abs(dist[i]) > args.near and tid not in args.track:
                 continue
-            label = f"t{tid}:{dist[i]:+.2f}h(h{heights[i]:.0f})"
+            centre = (xyxy[i, 0] + xyxy[i, 2]) / 2
+            label = f"t{tid}:{dist[i]:+.2f}h(h{heights[i]:.0f},x{centre:.0f})"
             if gt_boxes is not None and len(gt_boxes):
                 ious = box_iou(xyxy[i : i + 1], gt_boxes.xyxy)[0]
                 j = int(np.argmax(ious))

@@ -109,6 +109,16 @@ def detections_of(case: AccuracyCase, config: AppConfig) -> Cached:
     return Cached(detections, float(data["fps"]), (int(data["size"][0]), int(data["size"][1])))
 
 
+def behind_pillar(cached: Cached, x: float, width: float) -> Cached:
+    """The detections with those whose box centre is behind a pillar at x taken out."""
+    left, right = (x - width / 2) * cached.size[0], (x + width / 2) * cached.size[0]
+    kept = []
+    for found in cached.detections:
+        centre = (found.xyxy[:, 0] + found.xyxy[:, 2]) / 2
+        kept.append(found[~((centre > left) & (centre < right))])
+    return Cached(kept, cached.fps, cached.size)
+
+
 def camera_of(case: AccuracyCase) -> CameraConfig:
     lines = [parse_line(line, i) for i, line in enumerate(case.lines)]
     return CameraConfig.model_validate(
@@ -218,6 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--detail", action="store_true")
     parser.add_argument("--matched", action="store_true", help="with --detail: matched too")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--pillar",
+        type=float,
+        nargs=2,
+        metavar=("X", "WIDTH"),
+        help="drop every detection whose centre is within WIDTH/2 of x=X (fractions of the "
+        "frame width): a pillar in front of a vertical line that hides people crossing it",
+    )
     args = parser.parse_args(argv)
     config = app_config(parse_sets(args.set))
     truth_counting = CountingConfig.model_validate(truth_rules() | parse_sets(args.truth_set))
@@ -225,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for case in find_cases(args.data, names=args.case):
         case = scaled_copy(case)
         cached = detections_of(case, config)
+        if args.pillar:
+            cached = behind_pillar(cached, *args.pillar)
         camera = camera_of(case)
         events, _, _ = replay(cached, camera, config)
         result = score(case, truth_of(case, camera, cached, truth_counting), events, cached.fps)

@@ -171,7 +171,7 @@ def run_bench(
     from aistack.bench.ultralytics import versus_ultralytics
 
     clip = source or DEMO_CLIP
-    _check_inputs(clip, out_dir)
+    check_inputs(clip, out_dir)
     frames = 60 if quick else 300
     seconds = 4.0 if quick else 20.0
     runners: dict[str, Callable[[], dict[str, Any]]] = {
@@ -212,7 +212,7 @@ def run_bench(
     return BenchResult(data, json_path, markdown)
 
 
-def _check_inputs(clip: Path, out_dir: Path) -> None:
+def check_inputs(clip: Path, out_dir: Path) -> None:
     """A clip that reads and a results folder that can be written, before any suite runs."""
     if not clip.is_file():
         what = "no such video file" if not clip.exists() else "not a file"

@@ -96,6 +96,11 @@ class StagedDetection:
             for lane in range(self._lanes)
         ]  # fmt: skip
 
+    @property
+    def waiting(self) -> int:
+        """Batches prepared or detected and not yet handed back."""
+        return self._prepared.qsize() + self._raw.qsize()
+
     def __iter__(self) -> Iterator[DetectedBatch]:
         for thread in self._threads:
             thread.start()

@@ -154,6 +154,7 @@ class Pipeline:
         )
         self._stop = threading.Event()
         self._arrivals = threading.Event()
+        self._running: tuple[StagedDetection, list[SinkWriter]] | None = None
         self._camera_configs = {c.name: c for c in config.cameras}
         self._index = {c.name: i for i, c in enumerate(config.cameras)}
         self.feeds = [self._feed(camera, supervise) for camera in config.cameras]
@@ -197,6 +198,17 @@ class Pipeline:
         self._stop.set()
         self._arrivals.set()
 
+    def queue_depths(self) -> dict[str, int]:
+        """What waits in each buffer now: frames per camera, batches in the lanes, event
+        batches per sink. For soak runs; empty before `run` starts."""
+        if self._running is None:
+            return {}
+        stages, writers = self._running
+        depths = {f"camera:{feed.camera}": feed.depth for feed in self.feeds}
+        depths["lanes"] = stages.waiting
+        depths.update({f"sink:{w.sink_name}": w.pending.qsize() for w in writers})
+        return depths
+
     def run(self) -> RunSummary:
         writers = [SinkWriter(name, sink, self.metrics) for name, sink in self.sinks.items()]
         opened = time.time()  # a live camera that never delivers ages from here
@@ -222,6 +234,7 @@ class Pipeline:
         stages = StagedDetection(
             self.detector, self._batches(), self._stop, self.max_frames, self.lanes, self.read_ahead
         )
+        self._running = (stages, writers)
         try:
             for detected in stages:
                 for result in self._process(detected):

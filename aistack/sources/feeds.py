@@ -77,6 +77,10 @@ class LatestFrames:
             self.ended = True
             self._ready.notify_all()
 
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._frames)
+
     def get(self, timeout: float) -> Frame | None:
         """The oldest frame still fresh enough, or None after `timeout` with nothing fresh."""
         deadline = time.monotonic() + timeout
@@ -138,6 +142,12 @@ class FileFeed(threading.Thread):
             if self._on_frame is not None:
                 self._on_frame.set()
 
+    @property
+    def depth(self) -> int:
+        """Frames decoded and waiting for detection."""
+        with self._cond:
+            return len(self._frames)
+
     def get(self, timeout: float) -> Frame | None:
         with self._cond:
             if not self._frames and not self._ended:
@@ -192,6 +202,11 @@ class StreamFeed(threading.Thread):
         metrics.reconnects.labels(camera)  # export 0 before the first reconnect
         metrics.decode_errors.labels(camera)
         metrics.frames_dropped.labels(camera)
+
+    @property
+    def depth(self) -> int:
+        """Frames read and waiting for detection (at most `buffer_size`)."""
+        return len(self.frames)
 
     def get(self, timeout: float) -> Frame | None:
         frame = self.frames.get(timeout)

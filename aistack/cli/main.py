@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,17 @@ def _setup_logging(verbose: bool) -> None:
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("aistack: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+def _minutes(text: str) -> float:
+    """A finite number of minutes above 0 (float() would take nan and inf)."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not math.isfinite(minutes) or minutes <= 0:
+        raise argparse.ArgumentTypeError(f"{text} minutes: give a finite number above 0")
+    return minutes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -154,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(RSS growth over 10,000 frames). "
         "Default: all of these. `accuracy` (run on its own) measures counts instead: count "
         "error, HOTA/IDF1/MOTA and FPS on fixed real clips with ground truth "
-        "(docs/accuracy.md)",
+        "(docs/accuracy.md). `soak` (on its own too): --cameras emulated RTSP cameras "
+        "through a default run for --minutes, with RSS, queue depths, drops and counts "
+        "per minute",
     )  # fmt: skip
     bench.add_argument("--source", type=Path, default=None, help="clip (default: bundled)")
     bench.add_argument("--out", type=Path, default=Path("experiments/bench"), help="results folder")
@@ -172,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="accuracy: run only this case (repeatable)")  # fmt: skip
     bench.add_argument("--setting", action="append", default=None, metavar="NAME",
                        help="accuracy: run only this detector setting (repeatable)")  # fmt: skip
+    bench.add_argument("--minutes", type=_minutes, default=60.0,
+                       help="soak: how long to run (default 60)")  # fmt: skip
+    bench.add_argument("--cameras", type=int, default=4,
+                       help="soak: emulated RTSP cameras (default 4)")  # fmt: skip
     return parser
 
 
@@ -265,6 +283,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     if "accuracy" in args.suites:
         return _bench_accuracy(args)
+    if "soak" in args.suites:
+        return _bench_soak(args)
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         raise ConfigError(
@@ -275,6 +295,19 @@ def _bench(args: argparse.Namespace) -> int:
     )
     print(result.markdown)
     print(f"results: {result.json_path}", file=sys.stderr)
+    return 0
+
+
+def _bench_soak(args: argparse.Namespace) -> int:
+    from aistack.bench.soak import run_soak
+
+    if args.suites != ["soak"]:
+        raise ConfigError("bench soak runs on its own: `aistack bench soak --minutes N`")
+    result = run_soak(args.minutes, args.cameras, args.out, args.source)
+    print(result.markdown)
+    print(f"results: {result.json_path}", file=sys.stderr)
+    if result.plot_path is not None:
+        print(f"plot: {result.plot_path}", file=sys.stderr)
     return 0
 
 

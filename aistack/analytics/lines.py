@@ -277,7 +277,13 @@ class LineCounter:
             resized = abs(height - last_height) / last_height
             if max(miss, resized) > settings.stitch_distance:
                 continue
-            if not 0.0 <= crossing_position(seen.anchors[-1], anchor, self.points) <= 1.0:
+            # It must have been lost before the line, and crossed it (within the segment)
+            # while hidden: a track already past the line when lost crossed in sight.
+            last_side = float(signed_distance(seen.anchors[-1:], self.points)[0]) * side
+            if (
+                last_side >= 0
+                or not 0 <= crossing_position(seen.anchors[-1], anchor, self.points) <= 1
+            ):
                 continue
             if best is None or miss < best[0]:
                 best = (miss, other_id)

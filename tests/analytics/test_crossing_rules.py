@@ -249,6 +249,20 @@ def test_a_new_track_far_from_where_the_lost_one_was_heading_is_not_its_crossing
     assert _count(frames, fps) == []
 
 
+def test_a_track_lost_after_it_crossed_in_sight_is_not_a_hidden_crossing() -> None:
+    fps = 10.0
+    path = _walk(1, 150.0, 600.0, 100.0, fps)
+    seen = [b for b in path if b.foot < 340.0]  # counted at 320, lost at 330
+    frames: list[list[Box]] = [[b] for b in seen] + [[], []]
+    frames += [[Box(2, b.x, b.foot)] for b in path[len(seen) + 2 :]]
+    assert _count(frames, fps) == ["in"]
+    # Nor is one lost just past the line, still in the band: the line was not crossed
+    # while hidden, and never clearly in sight either (a miss the rule accepts).
+    seen = [b for b in path if b.foot < 300.0 + BAND]
+    frames = [[b] for b in seen] + [[], []] + [[Box(2, b.x, b.foot)] for b in path[len(seen) + 2 :]]
+    assert _count(frames, fps) == []
+
+
 def test_a_track_lost_and_found_again_across_the_line_counts_once() -> None:
     fps = 10.0
     before = _walk(1, 150.0, 280.0, 100.0, fps)

@@ -78,6 +78,7 @@ class VideoSource:
             what = f"webcam {uri}: cannot open it (no such device, or it is busy)"
         else:
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", _FFMPEG_OPTIONS)
+            self._opening = time.monotonic()
             capture = cv2.VideoCapture(
                 uri,
                 cv2.CAP_FFMPEG,
@@ -102,10 +103,17 @@ class VideoSource:
         return capture
 
     def _explained(self, what: str) -> str:
-        """For a stream, what the network says went wrong, rather than OpenCV's silence."""
+        """For a stream, what the network says went wrong, rather than OpenCV's silence.
+
+        Only when OpenCV gave up early: a server that answered (refused, 404, 401, a name
+        that does not resolve) says why at once, while one that never answers timed out,
+        which the message already says, and asking again would only delay a reconnect.
+        """
         if self.kind not in ("rtsp", "http"):
             return what
-        reason = explain_stream_failure(self.config.uri)
+        if time.monotonic() - self._opening > 0.8 * OPEN_TIMEOUT_MS / 1000:
+            return what
+        reason = explain_stream_failure(self.config.uri, timeout=2.0)
         return what if reason is None else f"{self.name}: cannot open the stream: {reason}"
 
     def frames(self) -> Iterator[Frame]:

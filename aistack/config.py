@@ -327,7 +327,7 @@ class CountingConfig(Strict):
         "step (beyond the band's jitter) is a jump between people, not motion",
     )
     motion_seconds: float = Field(
-        default=0.5, gt=0, description="recent history a track's motion is judged over"
+        default=0.5, gt=0, description="recent history a lost track's velocity is taken over"
     )
     duplicates: bool = Field(
         default=True, description="two tracks on one person count one crossing"

@@ -101,7 +101,9 @@ def evaluate(
     if truth.boxes is None:
         true_lines, true_events = truth.totals(run.lines), list(truth.crossings)
     else:
-        found = true_crossings(truth.boxes, camera.lines, config.counting, run.frames, run.size)
+        found = true_crossings(
+            truth.boxes, camera.lines, config.counting, run.frames, run.size, run.fps
+        )
         true_lines, true_events = found.totals, found.crossings
     tolerance = match_frames if match_frames is not None else match_tolerance(run.fps)
     tracking = (
@@ -244,13 +246,19 @@ def true_crossings(
     counting: CountingConfig,
     frames: int,
     size: tuple[int, int],
+    fps: float = 25.0,
 ) -> TrueCrossings:
     """The crossings of ground-truth tracks, counted by the pipeline's own LineCounter.
 
     Each true track is a tracked detection whose track id is its ground-truth id.
     The counter never forgets a track here: a true identity survives any
-    occlusion, so the truth is not limited by how long a tracker can wait.
+    occlusion, so the truth is not limited by how long a tracker can wait. The
+    rules that guard against imperfect tracks (motion direction, duplicates,
+    stitching; docs/counting.md) are off: a true track neither jumps nor doubles.
     """
+    counting = counting.model_copy(
+        update={"motion_direction": False, "duplicates": False, "stitch": False}
+    )
     width, height = size
     counters = [
         LineCounter(
@@ -272,7 +280,7 @@ def true_crossings(
             class_names=COCO_CLASSES,
         )
         for counter in counters:
-            events.extend(counter.update(detections, frame, float(frame)))
+            events.extend(counter.update(detections, frame, frame / fps))
     return TrueCrossings(
         [counter.totals() for counter in counters],
         [

@@ -44,9 +44,12 @@ CONFIDENCE = 0.3
 NMS_IOU = 0.6
 MATCH_IOU = 0.3
 MAX_MISSED = 10
+# The rules every port implements: side, band, persistence, extent, once per direction. The
+# crowd rules (motion direction, duplicates, stitching) are aistack's own and stay off here.
 COUNTING = CountingConfig(
-    anchor="bottom_center", min_distance=2.0, min_distance_fraction=0.08, min_frames=2
-)
+    anchor="bottom_center", min_distance=2.0, min_distance_fraction=0.08, min_frames=2,
+    motion_direction=False, duplicates=False, stitch=False,
+)  # fmt: skip
 
 
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -140,6 +143,7 @@ def run(
         classes=[PERSON],
         agnostic_nms=True,
         threads=threads,
+        input_size=(416, 416),  # every frame stretched, as the C++ and Mojo ports do
     )
     tracker = IouTracker()
     counter = LineCounter("walkway", LINE, settings=COUNTING)

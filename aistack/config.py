@@ -91,15 +91,17 @@ def check_stream_url(uri: str) -> None:
     Paths and webcam indexes pass; the messages never repeat the URL (it may hold a
     password).
     """
+    if "://" in uri:
+        check_url(uri, STREAM_SCHEMES, "a video file path or a webcam index")
+
+
+def check_url(uri: str, schemes: tuple[str, ...], otherwise: str = "") -> None:
+    """Refuse a URL with a scheme not in `schemes`, no host, or a port that is no port."""
     scheme, sep, _ = uri.partition("://")
-    if not sep:
-        return
-    if scheme.lower() not in STREAM_SCHEMES:
-        supported = ", ".join(f"{s}://" for s in STREAM_SCHEMES)
-        raise ValueError(
-            f"unsupported scheme '{scheme}://'; supported: {supported}, "
-            "a video file path or a webcam index"
-        )
+    if not sep or scheme.lower() not in schemes:
+        supported = ", ".join(f"{s}://" for s in schemes) + (f", {otherwise}" if otherwise else "")
+        given = f"unsupported scheme '{scheme}://'" if sep else "not a URL"
+        raise ValueError(f"{given}; supported: {supported}")
     netloc = urlsplit(uri).netloc
     hostport = netloc.rpartition("@")[2]
     host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else ("", "", "")
@@ -227,13 +229,15 @@ class DetectorConfig(Strict):
     )
     nanodet_size: int | tuple[int, int] | None = Field(
         default=None,
-        description="NanoDet's input, in pixels, multiples of 32. N: each frame keeps its "
-        "aspect ratio, its longer side becomes N and its shorter side the nearest multiple "
-        "of 32 (a 960x540 frame at 640 runs at 640x352). 'WxH': every frame is stretched to "
-        "exactly that (416x416: the size the model was trained at, and aistack's only input "
-        "before this key existed). Unset: 640, or the graph's own size for a NanoDet .onnx "
-        "with a fixed input. A larger input finds smaller people and costs time in "
-        "proportion to its area (docs/models.md).",
+        description="NanoDet's input, in pixels, multiples of 32. N: every frame is resized "
+        "to N pixels high, keeping its aspect ratio (the width to the nearest multiple of "
+        "32): 960x540 at 416 runs at 736x416, 768x576 at 544x416. A person is then N/10 "
+        "pixels tall to the model when a tenth of the frame's height, whatever the camera. "
+        "'WxH': every frame is stretched to exactly that (416x416: the size the model was "
+        "trained at, and aistack's only input before this key). Unset: 416, or the graph's "
+        "own size for a NanoDet .onnx with a fixed input. A larger N finds smaller people, "
+        "misses more large ones, and costs time in proportion to the input's area "
+        "(docs/models.md).",
     )
     threads: int | None = Field(default=None, ge=1)
 
@@ -418,6 +422,12 @@ class InfluxConfig(Strict):
     flush_interval: float = Field(default=1.0, gt=0)
     timeout: float = Field(default=10.0, gt=0)
 
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        check_url(url, ("http", "https"))
+        return url
+
 
 class MetricsConfig(Strict):
     enabled: bool = True
@@ -472,6 +482,13 @@ class LiveViewConfig(Strict):
         description="also push each camera's annotated video to this RTSP URL (RECORD); "
         "'{camera}' in it is replaced by the camera's name. Needs ffmpeg.",
     )
+
+    @field_validator("push_url")
+    @classmethod
+    def _valid_push_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url(url.replace("{camera}", "camera"), ("rtsp", "rtsps"))
+        return url
 
 
 class AppConfig(Strict):

@@ -20,7 +20,7 @@ from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["DEFAULT_INPUT_SIZE", "NanoDetDetector", "input_shape"]
 
-InputSize = int | tuple[int, int]  # a longer side (aspect kept), or a fixed (width, height)
+InputSize = int | tuple[int, int]  # a height (aspect kept), or a fixed (width, height)
 _Prepared = tuple[FloatArray, tuple[int, int]]  # one picture's [1, 3, H, W] blob, its width, height
 _Raw = tuple[list[Any], tuple[int, int]]  # one picture's model outputs and its width, height
 
@@ -30,9 +30,9 @@ _STD = np.array([57.375, 57.12, 58.395], np.float32)
 _REG_BINS = 11  # reg_max = 10: each box side is a distribution over 0..10 strides
 _MAX_CANDIDATES = 1000  # bounds NMS cost on frames full of low scores
 _STRIDE = 32  # the coarsest stride: input sides must be its multiples
-# The longer input side when none is given: measured on PETS09 at three scales and
-# on two street clips, with the real-time budget on 2 cores (docs/models.md).
-DEFAULT_INPUT_SIZE = 640
+# The input height when none is given: the model's training size, which keeps people
+# as tall as the old 416x416 stretch did (docs/models.md has the measurements).
+DEFAULT_INPUT_SIZE = 416
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,23 @@ class _Grid:
 def input_shape(size: InputSize, width: int, height: int) -> tuple[int, int]:
     """The model input (width, height) for a frame of this size.
 
-    A longer side keeps the frame's aspect ratio: that side becomes `size` and the
-    other the nearest multiple of 32 (960x540 at 640 runs at 640x352). A
+    A height keeps the frame's aspect ratio: the frame becomes `size` pixels high
+    and as wide as its aspect ratio says, to the nearest multiple of 32 (960x540 at
+    416 runs at 736x416, 768x576 at 544x416). A person a tenth of the frame's height
+    is then size/10 pixels tall to the model, whatever the camera's resolution and
+    shape, and that height is what decides whether NanoDet finds them. A
     (width, height) pair is used as it is, whatever the frame: a stretch.
     """
     if not isinstance(size, int):
         return size
-    scale = size / max(width, height)
-    short = max(_STRIDE, round(min(width, height) * scale / _STRIDE) * _STRIDE)
-    return (size, short) if width >= height else (short, size)
+    return max(_STRIDE, round(width * size / height / _STRIDE) * _STRIDE), size
 
 
 class NanoDetDetector:
     """NanoDet-m (COCO-80) decoded and suppressed on the CPU, or on CUDA if asked.
 
     The bundled graph runs at any input size whose sides are multiples of 32.
-    `input_size` is the longer side, and each frame keeps its aspect ratio
+    `input_size` is the input's height, and each frame keeps its aspect ratio
     (`input_shape`): a 16:9 frame squeezed into the 416x416 the model was trained
     at lost over half its width, and narrow people with it (docs/models.md). A
     (width, height) pair instead stretches every frame to it, as before; a graph

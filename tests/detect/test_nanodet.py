@@ -77,8 +77,11 @@ def test_finds_the_people_in_real_frames(
     people = found[found.class_id == PERSON]
     overlap = iou_matrix(PEOPLE[index], people.xyxy)
     assert (overlap.max(axis=1) >= 0.5).all(), f"missed people in frame {index}: {overlap}"
-    # A few cones and stones pass at 0.3, but not a flood of them.
-    assert len(people) <= 2 * len(PEOPLE[index])
+    # Cones and stones pass at 0.3, but score low: none reaches the tracker's 0.4, except
+    # in frame 200 the box that straddles two people walking side by side.
+    extras = people.confidence[iou_matrix(people.xyxy, PEOPLE[index]).max(axis=1) < 0.5]
+    assert (extras >= 0.4).sum() <= (1 if index == 200 else 0), extras
+    assert len(people) <= 2 * len(PEOPLE[index]) + 1
 
 
 def test_higher_confidence_keeps_a_subset(frames: dict[int, Image]) -> None:

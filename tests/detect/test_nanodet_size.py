@@ -123,14 +123,16 @@ def test_a_fixed_graph_runs_only_at_its_own_size(tmp_path: Path, frame0: Image) 
 @pytest.mark.parametrize(
     ("size", "frame", "expected"),
     [
-        (640, (768, 576), (640, 480)),  # vtest: 4:3 kept exactly
-        (640, (960, 540), (640, 352)),  # 16:9: 360 rounds to 352
-        (736, (960, 540), (736, 416)),
-        (416, (960, 540), (416, 224)),
-        (640, (1920, 1080), (640, 352)),
-        (640, (540, 960), (352, 640)),  # portrait
-        (640, (320, 240), (640, 480)),  # small sources are enlarged to the longer side
-        (640, (4000, 100), (640, 32)),  # never below one coarsest cell
+        (416, (960, 540), (736, 416)),  # 16:9: 739.6 rounds to 736
+        (416, (1920, 1080), (736, 416)),  # the resolution does not matter, the shape does
+        (416, (768, 576), (544, 416)),  # vtest, 4:3
+        (416, (640, 480), (544, 416)),
+        (416, (416, 416), (416, 416)),  # square: the old input
+        (416, (540, 960), (224, 416)),  # portrait: the height stays, the width shrinks
+        (416, (320, 240), (544, 416)),  # small sources are enlarged to the height
+        (544, (960, 540), (960, 544)),
+        (352, (960, 540), (640, 352)),
+        (416, (100, 4000), (32, 416)),  # never below one coarsest cell
         ((416, 416), (960, 540), (416, 416)),  # the old stretch
     ],
 )
@@ -170,8 +172,8 @@ def test_config_reaches_the_detector() -> None:
         DetectorConfig.model_validate({"nanodet_size": "416x416", "threads": 1})
     )
     assert isinstance(detector, NanoDetDetector) and detector.input_size == (416, 416)
-    detector = load_detector(DetectorConfig(nanodet_size=512, threads=1))
-    assert isinstance(detector, NanoDetDetector) and detector.input_shape(768, 576) == (512, 384)
+    detector = load_detector(DetectorConfig(nanodet_size=480, threads=1))
+    assert isinstance(detector, NanoDetDetector) and detector.input_shape(768, 576) == (640, 480)
 
 
 # ------------------------------------------------------------------ boxes in the right places
@@ -200,9 +202,9 @@ def _iou(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
 @pytest.mark.parametrize(
     ("crop", "expected_input"),
     [
-        ((0, 0, 768, 576), (640, 480)),  # the whole 4:3 frame
-        ((0, 120, 768, 552), (640, 352)),  # a 16:9 band: more columns than rows
-        ((200, 0, 632, 576), (480, 640)),  # a 3:4 portrait: more rows than columns
+        ((0, 0, 768, 576), (544, 416)),  # the whole 4:3 frame
+        ((0, 120, 768, 552), (736, 416)),  # a 16:9 band: more columns than rows
+        ((200, 0, 632, 576), (320, 416)),  # a 3:4 portrait: more rows than columns
     ],
 )
 def test_non_square_inputs_put_boxes_on_the_people(
@@ -220,7 +222,7 @@ def test_non_square_inputs_put_boxes_on_the_people(
     inside &= (truth[:, 2] <= x2 - x1) & (truth[:, 3] <= y2 - y1)
     truth = truth[inside]
     assert len(truth) >= 2
-    detector = NanoDetDetector(confidence=0.4, input_size=640, threads=1)
+    detector = NanoDetDetector(confidence=0.4, threads=1)
     assert detector.input_shape(x2 - x1, y2 - y1) == expected_input
     found = detector.detect([image])[0]
     people = found[found.class_id == PERSON]

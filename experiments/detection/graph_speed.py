@@ -86,6 +86,7 @@ def main() -> int:
         rows.append(row)
         print(row, flush=True)
     result = {"machine": machine_info(), "repeats": args.repeats, "threads": 1, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "graph_speed.json").write_text(json.dumps(result, indent=1) + "\n")
     print("\n| input | fixed ms | free ms | pinned ms | free/fixed | max diff free | pinned |")
     print("|---|---|---|---|---|---|---|")

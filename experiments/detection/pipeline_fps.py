@@ -80,6 +80,7 @@ def main() -> int:
                 cpu[clip.name][str(size)].append(round(cpu_bound, 1))
                 print(f"{round_ + 1} {clip.name} {size}: {wall:.1f} fps, cpu {cpu_bound:.1f}")
     result = {"machine": machine_info(), "frames": args.frames, "fps": runs, "cpu_fps": cpu}
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline_fps.json").write_text(json.dumps(result, indent=1) + "\n")
     print("\n| clip | nanodet_size | fps (median) | runs | cpu_fps (median) |")
     print("|---|---|---|---|---|")

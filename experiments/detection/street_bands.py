@@ -98,6 +98,7 @@ def main() -> int:
             },
         }
         print(f"{clip}: {references} reference boxes", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "street_bands.json").write_text(json.dumps(result, indent=1) + "\n")
     header = " | ".join(
         f"{EDGES[k]:.2f}-{min(EDGES[k + 1], 1.0):.2f}" for k in range(len(EDGES) - 1)

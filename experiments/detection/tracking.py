@@ -98,6 +98,7 @@ def main() -> int:
         }
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "lines"}), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tracking.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     print("\n| scale | nanodet_size | confidence | HOTA | MOTA | IDF1 | IDSW | count error |")
     print("|---|---|---|---|---|---|---|---|")

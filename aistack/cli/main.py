@@ -290,6 +290,13 @@ def _bench(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"unknown bench suite {', '.join(unknown)}; choose from {', '.join(SUITES)}"
         )
+    if args.influx_url is not None:
+        from aistack.config import check_url
+
+        try:
+            check_url(args.influx_url, ("http", "https"))
+        except ValueError as error:
+            raise ConfigError(f"--influx-url: {error}") from None
     result = run_bench(
         args.suites or list(SUITES), args.source, args.out, args.quick, args.influx_url
     )

@@ -491,9 +491,28 @@ class LiveViewConfig(Strict):
         return url
 
 
+# Speed against accuracy for the bundled detector: NanoDet's input height (each frame keeps
+# its aspect ratio). Measured on 2 cores in docs/accuracy.md and docs/models.md: `balanced`
+# is the most accurate that keeps a 960x540 camera above 30 fps, so it is the default;
+# `accurate` (the 960x540 source at its own size) runs at about half that.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "fast": {"detector": {"nanodet_size": 352}},
+    "balanced": {"detector": {"nanodet_size": 416}},
+    "accurate": {"detector": {"nanodet_size": 544}},
+}
+Preset = Literal["fast", "balanced", "accurate"]
+DEFAULT_PRESET: Preset = "balanced"
+
+
 class AppConfig(Strict):
     """A whole run: cameras with their lines and zones, and the shared stages."""
 
+    preset: Preset = Field(
+        default=DEFAULT_PRESET,
+        description="fast, balanced or accurate: the bundled detector's input size "
+        "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
+        "such as detector.nanodet_size, wins over the preset",
+    )
     cameras: list[CameraConfig] = Field(min_length=1)
     detector: DetectorConfig = DetectorConfig()
     tracker: TrackerConfig = TrackerConfig()
@@ -505,6 +524,24 @@ class AppConfig(Strict):
     pipeline: PipelineSettings = PipelineSettings()
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     live_view: LiveViewConfig = LiveViewConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: object) -> object:
+        # The preset fills in only what the config leaves unset.
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", DEFAULT_PRESET)
+        if preset not in PRESETS:
+            return data  # the field's own validation names the choices
+        merged = dict(data)
+        for section, values in PRESETS[preset].items():
+            given = merged.get(section)
+            if given is None:
+                merged[section] = dict(values)
+            elif isinstance(given, dict):
+                merged[section] = {**values, **given}
+        return merged
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> AppConfig:

@@ -18,7 +18,7 @@ import psutil
 from tqdm import tqdm
 
 from aistack.bench.usage import SuiteUsage
-from aistack.config import AppConfig, DetectorConfig
+from aistack.config import DEFAULT_PRESET, AppConfig, DetectorConfig
 from aistack.data import DEMO_CLIP
 from aistack.detect import Detector, load_detector
 from aistack.errors import ConfigError, SourceError
@@ -98,11 +98,22 @@ def _bare_model(source: Path, detector: Detector, frames: int) -> _Usage:
     return usage
 
 
-def default_pipeline(source: Path, frames: int, lanes: int | None = None) -> Pipeline:
+def preset_detector(preset: str | None) -> DetectorConfig:
+    """The detector settings a default run gets with `preset` (None: the default preset)."""
+    config = AppConfig.model_validate(
+        {"preset": preset or DEFAULT_PRESET, "cameras": [{"source": {"uri": "unused.mp4"}}]}
+    )
+    return config.detector
+
+
+def default_pipeline(
+    source: Path, frames: int, lanes: int | None = None, preset: str | None = None
+) -> Pipeline:
     """aistack as configured by default on `source` read as fast as possible (a line and a
     zone; it builds its own detector and model lanes), warmed up and ready to run."""
     config = AppConfig.model_validate(
         {
+            "preset": preset or DEFAULT_PRESET,
             "cameras": [
                 {
                     "name": "bench",
@@ -120,29 +131,32 @@ def default_pipeline(source: Path, frames: int, lanes: int | None = None) -> Pip
     return pipeline
 
 
-def _pipeline(source: Path, frames: int) -> _Usage:
-    pipeline = default_pipeline(source, frames)
+def _pipeline(source: Path, frames: int, preset: str | None) -> _Usage:
+    pipeline = default_pipeline(source, frames, preset=preset)
     with _Usage() as usage:
         pipeline.run()
     return usage
 
 
-def pipeline_ratio(clip: Path, frames: int, rounds: int = 2) -> dict[str, Any]:
+def pipeline_ratio(
+    clip: Path, frames: int, rounds: int = 2, preset: str | None = None
+) -> dict[str, Any]:
     """End-to-end pipeline FPS over bare-model FPS, alternating rounds to share the noise.
 
     The bare model is the default detector in a plain loop; the pipeline runs its
     defaults too (on CPU, model lanes planned from the cores: `plan_lanes`).
     """
-    detector = load_detector(DetectorConfig())
+    detector = load_detector(preset_detector(preset))
     detector.detect([first_frame(clip)])  # warm up
     bare: list[_Usage] = []
     full: list[_Usage] = []
     for _ in range(rounds):
         bare.append(_bare_model(clip, detector, frames))
-        full.append(_pipeline(clip, frames))
+        full.append(_pipeline(clip, frames, preset))
     bare_fps = max(frames / u.seconds for u in bare)
     full_fps = max(frames / u.seconds for u in full)
     return {
+        "preset": preset or DEFAULT_PRESET,
         "frames_per_round": frames,
         "rounds": rounds,
         "bare_model_fps": round(bare_fps, 2),
@@ -163,8 +177,12 @@ def run_bench(
     out_dir: Path,
     quick: bool,
     influx_url: str | None = None,
+    preset: str | None = None,
 ) -> BenchResult:
-    """Run the chosen suites and write `bench-<time>.json` and `latest.md` under out_dir."""
+    """Run the chosen suites and write `bench-<time>.json` and `latest.md` under out_dir.
+
+    `preset` sets the detector of the pipeline suite (the others run the default).
+    """
     from aistack.bench.cameras import batched_vs_independent, latency_and_lag
     from aistack.bench.memory import rss_growth
     from aistack.bench.stores import store_rates
@@ -175,7 +193,7 @@ def run_bench(
     frames = 60 if quick else 300
     seconds = 4.0 if quick else 20.0
     runners: dict[str, Callable[[], dict[str, Any]]] = {
-        "pipeline": lambda: pipeline_ratio(clip, frames, rounds=1 if quick else 3),
+        "pipeline": lambda: pipeline_ratio(clip, frames, rounds=1 if quick else 3, preset=preset),
         "cameras": lambda: batched_vs_independent(clip, 4, frames // 2 if quick else frames),
         "latency": lambda: latency_and_lag(clip, 1, seconds),
         "overload": lambda: latency_and_lag(clip, 8, seconds),
@@ -198,7 +216,7 @@ def run_bench(
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "clip": clip.name,
-        "model": "nanodet (bundled ONNX)",
+        "model": f"nanodet (bundled ONNX), preset {preset or DEFAULT_PRESET}",
         "quick": quick,
         "results": results,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

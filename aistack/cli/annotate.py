@@ -88,6 +88,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     parser.add_argument("--confidence", type=float, default=None,
                         help="detector score threshold (default 0.25)")  # fmt: skip
+    parser.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
+                        help="the bundled detector's speed against accuracy (default "
+                        "balanced; docs/accuracy.md)")  # fmt: skip
     parser.add_argument(
         "--anchor", default="bottom_center",
         choices=["bottom_center", "center", "top_center", "center_left", "center_right"],
@@ -103,7 +106,14 @@ def run_annotate(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames: {args.max_frames} is not a positive number of frames")
     config = config_from_options(
-        args.clip, args.line, args.classes, args.model, args.device, args.anchor, args.confidence
+        args.clip,
+        args.line,
+        args.classes,
+        args.model,
+        args.device,
+        args.anchor,
+        args.confidence,
+        preset=args.preset,
     )
     out = args.out if args.out is not None else default_out(args.clip)
     result = annotate(config, out, truth=args.truth, max_frames=args.max_frames)

@@ -22,6 +22,7 @@ _OPTION_FOR_FIELD = {
     "confidence": "--confidence",
     "uri": "SOURCE",
     "cameras": "--line",  # the camera's own checks, in `count`: its line names
+    "preset": "--preset",
 }
 
 
@@ -34,6 +35,7 @@ def config_from_options(
     anchor: str,
     confidence: float | None = None,
     store: Path | None = None,
+    preset: str | None = None,
 ) -> AppConfig:
     """The same validation as a YAML config, with mistakes reported by option name."""
     camera: dict[str, Any] = {"name": "camera", "source": {"uri": source}}
@@ -51,6 +53,8 @@ def config_from_options(
     }
     if store is not None:
         data["store"] = {"path": str(store)}
+    if preset is not None:
+        data["preset"] = preset
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:

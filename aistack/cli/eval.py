@@ -121,6 +121,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     parser.add_argument("--confidence", type=float, default=None,
                         help="detector score threshold (default 0.25)")  # fmt: skip
+    parser.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
+                        help="the bundled detector's speed against accuracy (default "
+                        "balanced; docs/accuracy.md)")  # fmt: skip
     parser.add_argument(
         "--anchor", default="bottom_center",
         choices=["bottom_center", "center", "top_center", "center_left", "center_right"],
@@ -155,7 +158,14 @@ def run_eval(args: argparse.Namespace) -> int:
         labelled = truth_classes(args.gt, args.truth, args.gt_format, gt_classes)
         classes = ",".join(labelled or ["person"])
     config = config_from_options(
-        str(args.clip), [], classes, args.model, args.device, args.anchor, args.confidence
+        str(args.clip),
+        [],
+        classes,
+        args.model,
+        args.device,
+        args.anchor,
+        args.confidence,
+        preset=args.preset,
     )
     result = evaluate(
         args.clip, args.gt, args.line, config, crossings=args.truth, gt_format=args.gt_format,

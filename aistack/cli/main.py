@@ -78,6 +78,12 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--confidence", type=float, default=None,
                         help="detector score threshold (default 0.25)")  # fmt: skip
+    parser.add_argument(
+        "--preset", choices=["fast", "balanced", "accurate"], default=None,
+        help="speed against accuracy for the bundled detector (its input size): fast, "
+        "balanced (default: the most accurate that keeps a 960x540 camera above 30 fps on "
+        "2 cores) or accurate; docs/accuracy.md has each one's measured speed and count error",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="accuracy: the folder holding the dev-set clips and ground truth "
         "(default: ../shared/data)",
     )  # fmt: skip
+    bench.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
+                       help="pipeline: the detector preset to time (default balanced)")  # fmt: skip
     bench.add_argument("--case", action="append", default=None, metavar="NAME",
                        help="accuracy: run only this case (repeatable)")  # fmt: skip
     bench.add_argument("--setting", action="append", default=None, metavar="NAME",
@@ -220,7 +228,7 @@ def _count(args: argparse.Namespace) -> int:
     lines = args.line or ["middle=0,0.5,1,0.5"]
     config = config_from_options(
         args.source, lines, args.classes, args.model, args.device, args.anchor,
-        args.confidence, args.store,
+        args.confidence, args.store, args.preset,
     )  # fmt: skip
     sinks = {}
     try:
@@ -298,7 +306,12 @@ def _bench(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise ConfigError(f"--influx-url: {error}") from None
     result = run_bench(
-        args.suites or list(SUITES), args.source, args.out, args.quick, args.influx_url
+        args.suites or list(SUITES),
+        args.source,
+        args.out,
+        args.quick,
+        args.influx_url,
+        preset=args.preset,
     )
     print(result.markdown)
     print(f"results: {result.json_path}", file=sys.stderr)

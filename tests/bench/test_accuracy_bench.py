@@ -99,7 +99,8 @@ def test_a_scaled_case_shrinks_the_frames_and_the_boxes_alike(tmp_path: Path) ->
 def test_quick_accuracy_run_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "aistack", "bench", "accuracy", "--quick",
-         "--case", "pets-s2l1-x0.35", "--data", str(DATA), "--out", str(tmp_path)],
+         "--case", "pets-s2l1-x0.35", "--setting", "balanced", "--data", str(DATA),
+         "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, check=False, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -295,9 +295,10 @@ class DetectorConfig(Strict):
 
 
 class TrackerConfig(Strict):
-    """ByteTrack-family settings. Thresholds suit detectors whose scores run low (NanoDet)."""
+    """The tracker and its thresholds. OC-SORT by default: on the accuracy dev set it tracked
+    and counted best (experiments/tracking/README.md); thresholds suit NanoDet's low scores."""
 
-    type: Literal["bytetrack", "ocsort", "sort"] = "bytetrack"
+    type: Literal["bytetrack", "ocsort", "sort"] = "ocsort"
     track_activation_threshold: float = Field(default=0.4, gt=0, lt=1)
     high_conf_det_threshold: float = Field(default=0.4, gt=0, lt=1)
     minimum_iou_threshold: float = Field(default=0.1, gt=0, lt=1)

@@ -21,11 +21,12 @@ from aistack.evaluation.result import DIRECTIONS, EvalResult, count
 
 # Named settings, each a set of config overrides on the defaults: the three presets a user
 # can pick (`balanced` is the default), and "before": aistack as it counted before issue #16
-# (every frame stretched to 416x416, no crowd rules), kept so that every run shows the
+# (every frame stretched to 416x416, ByteTrack, no crowd rules), kept so that every run shows the
 # change against the same baseline.
 SETTINGS: dict[str, dict[str, Any]] = {
     "before": {
         "detector": {"nanodet_size": "416x416"},
+        "tracker": {"type": "bytetrack"},
         "counting": {"motion_direction": False, "duplicates": False, "stitch": False},
     },
     "fast": {"preset": "fast"},

@@ -542,6 +542,12 @@ class AppConfig(Strict):
                 merged[section] = dict(values)
             elif isinstance(given, dict):
                 merged[section] = {**values, **given}
+        # OC-SORT was chosen on NanoDet's boxes; on MoveNet's lower person scores it confirms
+        # half as many walkers (tests/detect/test_pose.py), so pose keeps ByteTrack.
+        detector, tracker = merged.get("detector"), merged.get("tracker")
+        pose = isinstance(detector, dict) and detector.get("type") == "movenet"
+        if pose and (tracker is None or (isinstance(tracker, dict) and "type" not in tracker)):
+            merged["tracker"] = {**(tracker or {}), "type": "bytetrack"}
         return merged
 
     @model_validator(mode="after")

@@ -327,11 +327,26 @@ def test_posture_events_and_forgetting_dead_tracks() -> None:
     assert analyzer.occupancy_by_posture() == dict.fromkeys(POSTURES, 0)
 
 
+def test_a_pose_config_tracks_with_bytetrack() -> None:
+    from aistack.config import AppConfig
+
+    camera = {"source": {"uri": "clip.mp4"}}
+    pose = AppConfig.model_validate({"cameras": [camera], "detector": {"type": "movenet"}})
+    assert pose.tracker.type == "bytetrack"
+    chosen = AppConfig.model_validate(
+        {"cameras": [camera], "detector": {"type": "movenet"}, "tracker": {"type": "ocsort"}}
+    )
+    assert chosen.tracker.type == "ocsort"
+    assert AppConfig.model_validate({"cameras": [camera]}).tracker.type == "ocsort"
+
+
 def test_walkers_on_the_real_clip_stand_and_never_fall(movenet: MoveNetDetector) -> None:
     from aistack.analytics.tracking import make_tracker
     from aistack.config import TrackerConfig
 
-    tracker, analyzer = make_tracker(TrackerConfig(), FPS), PoseAnalyzer("vtest")
+    # The tracker a movenet config gets (ByteTrack; see AppConfig's pose default).
+    pose_tracker = TrackerConfig(type="bytetrack")
+    tracker, analyzer = make_tracker(pose_tracker, FPS), PoseAnalyzer("vtest")
     capture = cv2.VideoCapture(str(VIDEO))
     events: list[Event] = []
     standing = others = 0

@@ -32,7 +32,7 @@ from aistack.errors import SourceError
 from tests.servers import free_port, require_service
 
 REPO = Path(__file__).resolve().parents[1]
-SECRET = "s3cret"  # the password in every URL with credentials; it must never be printed
+SECRET = "fake-s3cret"  # the password in every URL with credentials; it must never be printed
 PARALLEL = 3
 
 

@@ -36,7 +36,7 @@ def test_a_good_config_loads_with_defaults() -> None:
     config = parse_config(GOOD, "exp.yaml")
     assert config.cameras[0].lines[0].points == (0, 0.5, 1, 0.5)
     assert config.detector.classes == ["car", "bus", "truck", "motorcycle", "bicycle"]
-    assert config.detector.type == "onnx" and config.tracker.type == "bytetrack"
+    assert config.detector.type == "onnx" and config.tracker.type == "ocsort"
 
 
 def test_unknown_key_names_file_line_and_allowed_keys() -> None:

@@ -243,7 +243,7 @@ def test_an_unreachable_source_is_a_source_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(SourceError, match="cannot (connect|open the stream)"):
+    with pytest.raises(SourceError, match=r"cannot (connect|open the stream)"):
         LineTuner(f"rtsp://127.0.0.1:{port}/none")
 
 

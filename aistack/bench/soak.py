@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +94,9 @@ def run_soak(
                 config, metrics=metrics, sinks={"sqlite": sqlite}, pace="native", supervise=True
             )
             rows = _soak(pipeline, metrics, names, minutes, sample_seconds)
+        # Every crossing the metrics counted must be in the store once the sink has closed.
+        counted = int(sum(_counters(metrics, names)["crossings"].values()))
+        stored = _stored_events(config.store.path)
     data = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
@@ -106,7 +111,12 @@ def run_soak(
             "model": config.detector.model,
         },
         "per_minute": rows,
-        "summary": _summary(rows),
+        "summary": {
+            **_summary(rows),
+            "crossings_counted": counted,
+            "events_stored": stored,
+            "events_lost": counted - stored,
+        },
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -114,6 +124,12 @@ def run_soak(
     json_path.write_text(json.dumps(data, indent=2) + "\n")
     plot_path = _plot(rows, out_dir / f"soak-{stamp}.png", cameras)
     return SoakResult(data, json_path, plot_path, _markdown(data))
+
+
+def _stored_events(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM events").fetchone()
+    return int(count)
 
 
 def _check_gstreamer() -> None:
@@ -279,7 +295,9 @@ def _markdown(data: dict[str, Any]) -> str:
         "",
         f"lanes {data['pipeline']['lanes']}, batch {data['pipeline']['batch_size']}, "
         f"{summary['fps']:.1f} fps in all, RSS {summary['rss_first_minute_mb']:.0f} → "
-        f"{summary['rss_last_minute_mb']:.0f} MB ({summary['rss_growth_percent']:+.1f} %)",
+        f"{summary['rss_last_minute_mb']:.0f} MB ({summary['rss_growth_percent']:+.1f} %), "
+        f"{summary['crossings_counted']} crossings counted, {summary['events_stored']} stored "
+        f"({summary['events_lost']} lost)",
         "",
         "| minute | RSS MB | fps | dropped | crossings | reconnects | deepest queue |",
         "|---:|---:|---:|---:|---:|---:|---|",

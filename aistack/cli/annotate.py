@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aistack.cli.args import add_detector_options, config_from_options
 from aistack.errors import AistackError, ConfigError, report_error
 
 _DESCRIPTION = """\
@@ -76,32 +77,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-frames", type=int, default=None, metavar="N",
         help="read only the first N frames (long clips: the page keeps every frame's strip)",
     )  # fmt: skip
-    parser.add_argument(
-        "--classes", default=None,
-        help="comma-separated COCO classes or presets (people, traffic) to count. "
-        "Default: people,traffic",
-    )  # fmt: skip
-    parser.add_argument(
-        "--model", default="nanodet",
-        help="'nanodet' (bundled; default), a YOLO .onnx export, or YOLO weights",
-    )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
-    parser.add_argument("--confidence", type=float, default=None,
-                        help="detector score threshold (default 0.25)")  # fmt: skip
-    parser.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
-                        help="the bundled detector's speed against accuracy (default "
-                        "balanced; docs/accuracy.md)")  # fmt: skip
-    parser.add_argument(
-        "--anchor", default="bottom_center",
-        choices=["bottom_center", "center", "top_center", "center_left", "center_right"],
-        help="the point of each box that must cross the line (default bottom_center)",
-    )  # fmt: skip
+    add_detector_options(parser)
 
 
 def run_annotate(args: argparse.Namespace) -> int:
     """Read the clip, write the page and candidates.csv, print where the page is."""
     from aistack.audit.annotate import annotate, default_out
-    from aistack.cli.args import config_from_options
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError(f"--max-frames: {args.max_frames} is not a positive number of frames")
@@ -114,6 +95,7 @@ def run_annotate(args: argparse.Namespace) -> int:
         args.anchor,
         args.confidence,
         preset=args.preset,
+        precision=args.precision,
     )
     out = args.out if args.out is not None else default_out(args.clip)
     result = annotate(config, out, truth=args.truth, max_frames=args.max_frames)

@@ -1,15 +1,15 @@
-"""Turn command-line options into a validated AppConfig, with errors named by option."""
+"""The detector options that count, eval and annotate share, and their validated AppConfig."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from aistack.config import AppConfig, parse_line
-from aistack.detect import backend_for
+from aistack.config import DEFAULT_PRESET, PRESETS, AppConfig, parse_line
 from aistack.errors import ConfigError
 
 _OPTION_FOR_FIELD = {
@@ -23,7 +23,55 @@ _OPTION_FOR_FIELD = {
     "uri": "SOURCE",
     "cameras": "--line",  # the camera's own checks, in `count`: its line names
     "preset": "--preset",
+    "precision": "--precision",
 }
+# Checks across a section's fields, named by the option they are about. The detector's: int8
+# is the bundled NanoDet's only (`--precision int8 --model yolov8n.pt`).
+_OPTION_FOR_SECTION = {"detector": "--precision"}
+
+_ANCHORS = ["bottom_center", "center", "top_center", "center_left", "center_right"]
+
+
+def add_detector_options(
+    parser: argparse.ArgumentParser, *, pose: bool = False, classes_default: str = "people,traffic"
+) -> None:
+    """Add --model, --device, --classes, --confidence, --preset, --precision and --anchor.
+
+    `pose`: also offer the bundled MoveNet and the keypoints anchor. `classes_default`: what
+    the command detects without --classes, in words.
+    """
+    pose_model = "'movenet' (bundled pose, keypoints), " if pose else ""
+    parser.add_argument(
+        "--model", default="nanodet",
+        help=f"'nanodet' (bundled, offline; default), {pose_model}a YOLO .onnx export (run on "
+        "onnxruntime), or YOLO weights for the ultralytics backend: a name such as yolov8n.pt "
+        "(downloaded when online) or a .pt/.engine path",
+    )  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
+    parser.add_argument(
+        "--classes", default=None,
+        help="comma-separated COCO classes or presets: people, traffic "
+        f"(car,bus,truck,motorcycle,bicycle). Default: {classes_default}",
+    )  # fmt: skip
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="detector score threshold (default 0.25)")  # fmt: skip
+    *first, last = PRESETS
+    parser.add_argument(
+        "--preset", choices=list(PRESETS), default=None,
+        help=f"the bundled detector's speed against accuracy: {', '.join(first)} or {last} "
+        f"(default {DEFAULT_PRESET}); docs/accuracy.md has each one's measured speed and count "
+        "error",
+    )  # fmt: skip
+    parser.add_argument(
+        "--precision", choices=["fp32", "int8"], default=None,
+        help="int8 runs the bundled NanoDet quantised to 8 bits, about twice as fast on a CPU; "
+        "fp32 runs it as trained. int8 is for the bundled nanodet only. Default: the preset "
+        "decides; see docs/models.md",
+    )  # fmt: skip
+    parser.add_argument(
+        "--anchor", default="bottom_center", choices=_ANCHORS + (["keypoints"] if pose else []),
+        help="the point of each box that must cross the line (default bottom_center)",
+    )  # fmt: skip
 
 
 def config_from_options(
@@ -36,8 +84,12 @@ def config_from_options(
     confidence: float | None = None,
     store: Path | None = None,
     preset: str | None = None,
+    precision: str | None = None,
 ) -> AppConfig:
     """The same validation as a YAML config, with mistakes reported by option name."""
+    # Here, not at the top: building the parser must not import the detectors (and numpy).
+    from aistack.detect import backend_for
+
     camera: dict[str, Any] = {"name": "camera", "source": {"uri": source}}
     camera["lines"] = [parse_line(text, i) for i, text in enumerate(lines)]
     detector: dict[str, Any] = {"type": backend_for(model), "model": model, "device": device}
@@ -45,6 +97,8 @@ def config_from_options(
         detector["classes"] = [c for c in classes.split(",") if c.strip()] or [""]
     if confidence is not None:
         detector["confidence"] = confidence
+    if precision is not None:
+        detector["precision"] = precision
     data: dict[str, Any] = {
         "cameras": [camera],
         "detector": detector,
@@ -61,7 +115,10 @@ def config_from_options(
         messages = []
         for problem in error.errors():
             names = [p for p in problem["loc"] if isinstance(p, str)]
-            option = next((_OPTION_FOR_FIELD[n] for n in reversed(names) if n in _OPTION_FOR_FIELD),
-                          ".".join(names))  # fmt: skip
+            option = _OPTION_FOR_SECTION.get(names[-1]) if names else None
+            option = option or next(
+                (_OPTION_FOR_FIELD[n] for n in reversed(names) if n in _OPTION_FOR_FIELD),
+                ".".join(names),
+            )
             messages.append(f"{option}: {str(problem['msg']).removeprefix('Value error, ')}")
         raise ConfigError("\n".join(messages)) from None

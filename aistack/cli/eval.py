@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aistack.cli.args import add_detector_options, config_from_options
 from aistack.errors import EXIT_USAGE, AistackError, report_error
 
 if TYPE_CHECKING:
@@ -109,26 +110,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a counting line from P1 to P2, in pixels or in fractions (all values 0-1); "
         "repeat for more lines. Without one, only tracking is scored",
     )  # fmt: skip
-    parser.add_argument(
-        "--classes", default=None,
-        help="comma-separated COCO classes or presets (people, traffic) to detect and score. "
-        "Default: the classes the truth labels",
-    )  # fmt: skip
-    parser.add_argument(
-        "--model", default="nanodet",
-        help="'nanodet' (bundled; default) or YOLO weights for the ultralytics backend",
-    )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
-    parser.add_argument("--confidence", type=float, default=None,
-                        help="detector score threshold (default 0.25)")  # fmt: skip
-    parser.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
-                        help="the bundled detector's speed against accuracy (default "
-                        "balanced; docs/accuracy.md)")  # fmt: skip
-    parser.add_argument(
-        "--anchor", default="bottom_center",
-        choices=["bottom_center", "center", "top_center", "center_left", "center_right"],
-        help="the point of each box that must cross the line (default bottom_center)",
-    )  # fmt: skip
+    add_detector_options(parser, classes_default="the classes the truth labels")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument(
         "--prometheus-textfile", type=Path, default=None, metavar="FILE.prom",
@@ -148,7 +130,6 @@ def run_eval(args: argparse.Namespace) -> int:
     The figures are printed before any export, so an unwritable textfile or a dead
     InfluxDB costs the export (reported, exit 2), never the evaluation's result.
     """
-    from aistack.cli.args import config_from_options
     from aistack.evaluation.evaluate import evaluate, truth_classes
     from aistack.evaluation.mot import parse_gt_classes
 
@@ -166,6 +147,7 @@ def run_eval(args: argparse.Namespace) -> int:
         args.anchor,
         args.confidence,
         preset=args.preset,
+        precision=args.precision,
     )
     result = evaluate(
         args.clip, args.gt, args.line, config, crossings=args.truth, gt_format=args.gt_format,

@@ -63,30 +63,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"aistack: error: {message} (see '{self.prog} --help')\n")
 
 
-def _add_detector_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", default="nanodet",
-        help="'nanodet' (bundled, offline; default), 'movenet' (bundled pose, keypoints), a YOLO "
-        ".onnx export (run on onnxruntime), or YOLO weights for the ultralytics backend: a name "
-        "such as yolov8n.pt (downloaded when online) or a .pt/.engine path",
-    )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
-    parser.add_argument(
-        "--classes", default=None,
-        help="comma-separated COCO classes or presets: people, traffic "
-        "(car,bus,truck,motorcycle,bicycle). Default: people,traffic",
-    )  # fmt: skip
-    parser.add_argument("--confidence", type=float, default=None,
-                        help="detector score threshold (default 0.25)")  # fmt: skip
-    parser.add_argument(
-        "--preset", choices=["fast", "balanced", "accurate"], default=None,
-        help="speed against accuracy for the bundled detector (its input size): fast, "
-        "balanced (default: the most accurate that keeps a 960x540 camera above 30 fps on "
-        "2 cores) or accurate; docs/accuracy.md has each one's measured speed and count error",
-    )  # fmt: skip
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from aistack.cli.args import add_detector_options
+
     parser = _Parser(
         prog="aistack",
         description=DESCRIPTION,
@@ -112,14 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "repeat for more lines. NAME is any text without '=' (door, café, 'my door'), as in "
         "a YAML config. Default: a horizontal line across the middle",
     )  # fmt: skip
-    _add_detector_options(count)
-    count.add_argument(
-        "--anchor", default="bottom_center",
-        choices=[
-            "bottom_center", "center", "top_center", "center_left", "center_right", "keypoints",
-        ],
-        help="the point of each box that must cross the line (default bottom_center)",
-    )  # fmt: skip
+    add_detector_options(count, pose=True)
     count.add_argument("--store", type=Path, default=None,
                        help="also write events to this SQLite file")  # fmt: skip
     count.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -228,7 +200,7 @@ def _count(args: argparse.Namespace) -> int:
     lines = args.line or ["middle=0,0.5,1,0.5"]
     config = config_from_options(
         args.source, lines, args.classes, args.model, args.device, args.anchor,
-        args.confidence, args.store, args.preset,
+        args.confidence, args.store, args.preset, args.precision,
     )  # fmt: skip
     sinks = {}
     try:

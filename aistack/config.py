@@ -239,7 +239,23 @@ class DetectorConfig(Strict):
         "misses more large ones, and costs time in proportion to the input's area "
         "(docs/models.md).",
     )
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="the bundled NanoDet's numbers: fp32, or int8 (nanodet-int8.onnx, "
+        "quantised with calibration frames: about twice the frames per second on a CPU, "
+        "dev-set counts within a point; docs/models.md). The presets choose int8 for the "
+        "bundled NanoDet and leave other models as they are.",
+    )
     threads: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _int8_is_bundled(self) -> DetectorConfig:
+        if self.precision == "int8" and (self.type, self.model) != ("onnx", "nanodet"):
+            raise ValueError(
+                f"precision int8 runs the bundled nanodet's int8 graph (nanodet-int8.onnx) and "
+                f"cannot apply to model {self.model}; use precision fp32 with it"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -505,6 +521,17 @@ Preset = Literal["fast", "balanced", "accurate"]
 DEFAULT_PRESET: Preset = "balanced"
 
 
+def _bundled_nanodet(detector: object) -> bool:
+    """Whether a detector section (as given, before validation) runs the bundled NanoDet."""
+    if detector is None:
+        return True
+    if not isinstance(detector, dict):
+        return False
+    return bool(
+        detector.get("type", "onnx") == "onnx" and detector.get("model", "nanodet") == "nanodet"
+    )
+
+
 class AppConfig(Strict):
     """A whole run: cameras with their lines and zones, and the shared stages."""
 
@@ -538,6 +565,8 @@ class AppConfig(Strict):
         merged = dict(data)
         for section, values in PRESETS[preset].items():
             given = merged.get(section)
+            if section == "detector" and not _bundled_nanodet(given):
+                values = {k: v for k, v in values.items() if k != "precision"}
             if given is None:
                 merged[section] = dict(values)
             elif isinstance(given, dict):

@@ -8,6 +8,7 @@ from pathlib import Path
 from aistack.config import DetectorConfig
 from aistack.detect.base import COCO_CLASSES, Detector
 from aistack.errors import ModelError
+from aistack.models import bundled_model_path
 
 BUNDLED_MODELS = ("nanodet", "movenet")
 
@@ -29,6 +30,13 @@ def _onnx_output_count(path: Path) -> int:
     except Exception as error:
         raise ModelError(f"{path}: not a readable ONNX model ({error})") from None
     return len(session.get_outputs())
+
+
+def _nanodet_path(config: DetectorConfig) -> Path | None:
+    """The NanoDet graph to open: None for the bundled float one."""
+    if config.model not in BUNDLED_MODELS:
+        return Path(config.model)
+    return bundled_model_path("nanodet-int8") if config.precision == "int8" else None
 
 
 def backend_for(model: str) -> str:
@@ -126,7 +134,7 @@ def load_detector(config: DetectorConfig) -> Detector:
                     device=config.device,
                 )
         return NanoDetDetector(
-            model_path=None if config.model in BUNDLED_MODELS else Path(config.model),
+            model_path=_nanodet_path(config),
             confidence=config.confidence,
             iou=config.iou,
             classes=[COCO_CLASSES.index(c) for c in config.classes],

@@ -114,6 +114,11 @@ class NanoDetDetector:
         self._offset = (-_MEAN / _STD).astype(np.float32)
         self._bin_values = np.arange(_REG_BINS, dtype=np.float32)
 
+    @property
+    def input_name(self) -> str:
+        """The graph's input tensor name (calibration feeds it directly)."""
+        return self._input_name
+
     def detect(self, images: Sequence[Image]) -> list[Detections]:
         """Detect objects in each BGR image; boxes are in that image's own pixels."""
         return self.finish(self.infer(self.prepare(images)))

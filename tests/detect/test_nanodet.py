@@ -233,7 +233,7 @@ def test_bundled_checksums_match() -> None:
     for line in (MODELS_DIR / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
         sums[name] = digest
-    assert set(sums) == {"nanodet.onnx", "movenet-multipose.onnx"}
+    assert set(sums) == {"nanodet.onnx", "nanodet-int8.onnx", "movenet-multipose.onnx"}
     for name, digest in sums.items():
         path = bundled_model_path(name)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

@@ -512,10 +512,14 @@ class LiveViewConfig(Strict):
 # its aspect ratio). Measured on 2 cores in docs/accuracy.md and docs/models.md: `balanced`
 # is the most accurate that keeps a 960x540 camera above 30 fps, so it is the default;
 # `accurate` (the 960x540 source at its own size) runs at about half that.
+# The bundled NanoDet's input height and precision per preset. int8 runs about 2.2x the
+# frames of fp32 at one size on 2 cores; `balanced` at 416 fp32 ran under 30 fps on a
+# 960x540 camera, int8 at 55. `accurate` keeps fp32, whose counts were best on the crowded
+# street clips. Measurements and the reasoning: docs/models.md, docs/accuracy.md.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "fast": {"detector": {"nanodet_size": 352}},
-    "balanced": {"detector": {"nanodet_size": 416}},
-    "accurate": {"detector": {"nanodet_size": 544}},
+    "fast": {"detector": {"nanodet_size": 352, "precision": "int8"}},
+    "balanced": {"detector": {"nanodet_size": 416, "precision": "int8"}},
+    "accurate": {"detector": {"nanodet_size": 544, "precision": "fp32"}},
 }
 Preset = Literal["fast", "balanced", "accurate"]
 DEFAULT_PRESET: Preset = "balanced"
@@ -537,7 +541,8 @@ class AppConfig(Strict):
 
     preset: Preset = Field(
         default=DEFAULT_PRESET,
-        description="fast, balanced or accurate: the bundled detector's input size "
+        description="fast, balanced or accurate: the bundled detector's input size and "
+        "precision "
         "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
         "such as detector.nanodet_size, wins over the preset",
     )

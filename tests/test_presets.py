@@ -19,6 +19,7 @@ def test_a_preset_sets_the_detector_input(preset: str) -> None:
     config = AppConfig.model_validate({"preset": preset, "cameras": [CAMERA]})
     assert config.preset == preset
     assert config.detector.nanodet_size == PRESETS[preset]["detector"]["nanodet_size"]
+    assert config.detector.precision == PRESETS[preset]["detector"]["precision"]
 
 
 def test_presets_trade_size_for_speed_in_order() -> None:

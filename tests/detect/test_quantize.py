@@ -63,3 +63,11 @@ def test_precision_int8_runs_the_int8_graph_for_the_bundled_nanodet_only() -> No
     assert custom.precision == "fp32"  # a preset never gives another model int8
     with pytest.raises(ValueError, match=r"cannot apply to model yolov8n\.pt"):
         _config(type="ultralytics", model="yolov8n.pt", precision="int8")
+
+
+def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_one() -> None:
+    assert load_detector(_config().detector).model_path == bundled_model_path("nanodet-int8")
+    accurate = AppConfig.model_validate(
+        {"preset": "accurate", "cameras": [{"source": {"uri": "clip.mp4"}}]}
+    )
+    assert load_detector(accurate.detector).model_path == bundled_model_path("nanodet")

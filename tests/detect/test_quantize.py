@@ -6,17 +6,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from aistack.config import AppConfig
 from aistack.detect import load_detector
 from aistack.detect.nanodet import NanoDetDetector
-from aistack.detect.quantize import calibration_frames, quantize
+from aistack.detect.quantize import calibration_images, quantize
 from aistack.models import bundled_model_path
 from aistack.types import Image
 from tests.detect.test_nanodet import PEOPLE, PERSON, frames, iou_matrix  # noqa: F401
 
+BUS = 5  # COCO
 SUMS = Path(bundled_model_path("nanodet")).parent / "SHA256SUMS"
 
 
@@ -27,7 +29,7 @@ def _config(**detector: object) -> AppConfig:
 
 
 def test_the_bundled_int8_graph_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
-    out = quantize(bundled_model_path("nanodet"), tmp_path / "int8.onnx", calibration_frames())
+    out = quantize(bundled_model_path("nanodet"), tmp_path / "int8.onnx", calibration_images())
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     assert f"{digest}  nanodet-int8.onnx" in SUMS.read_text().splitlines()
 
@@ -41,16 +43,34 @@ def test_int8_finds_the_people_checked_by_eye(frames: dict[int, Image], index: i
     assert (overlap.max(axis=1) >= 0.5).all(), f"missed people in frame {index}: {overlap}"
 
 
-def test_int8_boxes_and_scores_stay_close_to_the_float_ones(frames: dict[int, Image]) -> None:  # noqa: F811
-    float32 = NanoDetDetector(confidence=0.3)
-    int8 = NanoDetDetector(model_path=bundled_model_path("nanodet-int8"), confidence=0.3)
+def test_int8_finds_every_confident_box_of_the_float_graph(frames: dict[int, Image]) -> None:  # noqa: F811
+    # Boxes that start tracks (score 0.4 and up): the int8 graph must find each one, and
+    # score it about the same. Low-score boxes (cones, stones) may come and go.
+    float32 = NanoDetDetector(confidence=0.25)
+    int8 = NanoDetDetector(model_path=bundled_model_path("nanodet-int8"), confidence=0.25)
     for image in frames.values():
         a, b = float32.detect([image])[0], int8.detect([image])[0]
-        overlap = iou_matrix(a.xyxy, b.xyxy)
-        matched = overlap.max(axis=1) >= 0.7
-        assert matched.mean() >= 0.8, overlap.max(axis=1)
-        scores = b.confidence[overlap.argmax(axis=1)[matched]]
-        assert np.abs(scores - a.confidence[matched]).max() < 0.15
+        confident = a[a.confidence >= 0.4]
+        overlap = iou_matrix(confident.xyxy, b.xyxy)
+        assert (overlap.max(axis=1) >= 0.5).all(), overlap.max(axis=1)
+        scores = b.confidence[overlap.argmax(axis=1)]
+        assert np.abs(scores - confident.confidence).max() < 0.15
+
+
+def test_int8_keeps_large_objects(tmp_path: Path) -> None:
+    # Calibrated on the clip's small people alone, a bus filling the frame fell from 0.77
+    # to 0.32: close-ups in the calibration set keep large objects' activations unclipped.
+    # The bus is not in the calibration set.
+    ultralytics = pytest.importorskip("ultralytics")
+    image = cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))
+    assert image is not None
+    scores = {}
+    for name in ("nanodet", "nanodet-int8"):
+        found = NanoDetDetector(model_path=bundled_model_path(name), confidence=0.2).detect(
+            [np.asarray(image, np.uint8)]
+        )[0]
+        scores[name] = float(found.confidence[found.class_id == BUS].max())
+    assert scores["nanodet"] > 0.7 and abs(scores["nanodet-int8"] - scores["nanodet"]) < 0.1
 
 
 def test_precision_int8_runs_the_int8_graph_for_the_bundled_nanodet_only() -> None:

@@ -509,16 +509,16 @@ class LiveViewConfig(Strict):
 
 
 # Speed against accuracy for the bundled detector: NanoDet's input height (each frame keeps
-# its aspect ratio). Measured on 2 cores in docs/accuracy.md and docs/models.md: `balanced`
-# is the most accurate that keeps a 960x540 camera above 30 fps, so it is the default;
-# `accurate` (the 960x540 source at its own size) runs at about half that.
-# The bundled NanoDet's input height and precision per preset. int8 runs about 2.2x the
-# frames of fp32 at one size on 2 cores; `balanced` at 416 fp32 ran under 30 fps on a
-# 960x540 camera, int8 at 55. `accurate` keeps fp32, whose counts were best on the crowded
-# street clips. Measurements and the reasoning: docs/models.md, docs/accuracy.md.
+# its aspect ratio) and precision. `balanced` is the most accurate that keeps a 960x540
+# camera above 30 fps on 2 cores, so it is the default. int8 runs 2.2-2.5x the
+# frames of fp32 at one size on 2 cores, which buys `balanced` a 960x540 camera at its own
+# resolution (544 high) in real time: on the dev set's crowded street clips that counted
+# far better than 416 (35 % against 56 % error), where the far, small people are. `fast`
+# keeps 416 (the best PETS counts, twice real time); `accurate` is 544 on the float graph.
+# Measurements and reasoning: docs/models.md, docs/accuracy.md.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "fast": {"detector": {"nanodet_size": 352, "precision": "int8"}},
-    "balanced": {"detector": {"nanodet_size": 416, "precision": "int8"}},
+    "fast": {"detector": {"nanodet_size": 416, "precision": "int8"}},
+    "balanced": {"detector": {"nanodet_size": 544, "precision": "int8"}},
     "accurate": {"detector": {"nanodet_size": 544, "precision": "fp32"}},
 }
 Preset = Literal["fast", "balanced", "accurate"]

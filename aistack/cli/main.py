@@ -160,8 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="accuracy: the folder holding the dev-set clips and ground truth "
         "(default: ../shared/data)",
     )  # fmt: skip
-    bench.add_argument("--preset", choices=["fast", "balanced", "accurate"], default=None,
-                       help="pipeline: the detector preset to time (default balanced)")  # fmt: skip
+    from aistack.config import DEFAULT_PRESET, PRESETS  # already loaded by add_detector_options
+
+    bench.add_argument(
+        "--preset", choices=list(PRESETS), default=None,
+        help=f"pipeline: the detector preset to time (default {DEFAULT_PRESET})",
+    )  # fmt: skip
     bench.add_argument("--case", action="append", default=None, metavar="NAME",
                        help="accuracy: run only this case (repeatable)")  # fmt: skip
     bench.add_argument("--setting", action="append", default=None, metavar="NAME",

@@ -35,7 +35,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from aistack.config import PRESETS
 from aistack.data import DEMO_CLIP
 from aistack.detect.nanodet import NanoDetDetector
 from aistack.errors import SourceError
@@ -48,8 +47,10 @@ CALIBRATION_FRAMES = 32
 CALIBRATION_STEP = 25  # every 2.5 s of the 10 fps clip: 32 frames span all of its 79 s
 ZOOMS = (2, 3)  # close-ups: the middle 1/2 and 1/3 of a frame, enlarged to the frame's size
 CLOSE_UP_IMAGE = "zidane.jpg"  # in ultralytics/assets
-# Every input height a preset runs the detector at (config.PRESETS), smallest first.
-CALIBRATION_HEIGHTS = tuple(sorted({int(p["detector"]["nanodet_size"]) for p in PRESETS.values()}))
+# Input heights from a small-person view to a 540p source at its own resolution; they cover
+# every height a preset runs the detector at (tests/detect/test_quantize.py checks it).
+# Fixed here, not derived from the presets, so that moving a preset never changes the graph.
+CALIBRATION_HEIGHTS = (352, 416, 544)
 
 
 def calibration_frames(

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.config import AppConfig
+from aistack.config import PRESETS, AppConfig
 from aistack.detect import load_detector
 from aistack.detect.nanodet import NanoDetDetector
-from aistack.detect.quantize import calibration_images, quantize
+from aistack.detect.quantize import CALIBRATION_HEIGHTS, calibration_images, quantize
 from aistack.models import bundled_model_path
 from aistack.types import Image
 from tests.detect.test_nanodet import PEOPLE, PERSON, frames, iou_matrix  # noqa: F401
@@ -91,3 +91,8 @@ def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_one() -> 
         {"preset": "accurate", "cameras": [{"source": {"uri": "clip.mp4"}}]}
     )
     assert load_detector(accurate.detector).model_path == bundled_model_path("nanodet")
+
+
+def test_calibration_covers_every_preset_height() -> None:
+    heights = {p["detector"]["nanodet_size"] for p in PRESETS.values()}
+    assert heights <= set(CALIBRATION_HEIGHTS)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
-from aistack.evaluation.crossings import Crossing, read_crossings
+from aistack.evaluation.crossings import read_crossings
 from tests.audit.conftest import FRAMES, AnnotateRun
 
 CHROMIUM = "/usr/bin/chromium"
@@ -99,11 +100,16 @@ def test_review_add_flip_and_save_crossings_csv(
     saved = tmp_path / "crossings.csv"
     download.save_as(str(saved))
     assert saved.read_text().splitlines()[0] == "line,frame,direction,class,note"
-    assert read_crossings(saved) == [
-        Crossing("walkway", 12, "out", "person", "aistack track 1, counted at frame 14"),
-        Crossing("walkway", 19, "in", "person", "aistack track 0, counted at frame 21"),
-        Crossing("walkway", 41, "out", "person", "behind the post"),
+    saved_crossings = read_crossings(saved)
+    # Track numbers depend on the detector; where and when each crossing was counted do not.
+    assert [(c.line, c.frame, c.direction, c.class_name) for c in saved_crossings] == [
+        ("walkway", 12, "out", "person"),
+        ("walkway", 19, "in", "person"),
+        ("walkway", 41, "out", "person"),
     ]
+    assert re.fullmatch(r"aistack track \d+, counted at frame 14", saved_crossings[0].note)
+    assert re.fullmatch(r"aistack track \d+, counted at frame 21", saved_crossings[1].note)
+    assert saved_crossings[2].note == "behind the post"
     assert "saved 3 confirmed crossing(s)" in page.locator("#message").inner_text()
 
 

@@ -248,14 +248,17 @@ class DetectorConfig(Strict):
     )
     threads: int | None = Field(default=None, ge=1)
 
-    @model_validator(mode="after")
-    def _int8_is_bundled(self) -> DetectorConfig:
-        if self.precision == "int8" and (self.type, self.model) != ("onnx", "nanodet"):
+    @field_validator("precision")
+    @classmethod
+    def _int8_is_bundled(cls, precision: str, info: ValidationInfo) -> str:
+        # On the field (type and model come before it), so the error names detector.precision.
+        kind, model = info.data.get("type"), info.data.get("model")
+        if precision == "int8" and model is not None and (kind, model) != ("onnx", "nanodet"):
             raise ValueError(
                 f"precision int8 runs the bundled nanodet's int8 graph (nanodet-int8.onnx) and "
-                f"cannot apply to model {self.model}; use precision fp32 with it"
+                f"cannot apply to model {model}; use precision fp32 with it"
             )
-        return self
+        return precision
 
     @model_validator(mode="before")
     @classmethod

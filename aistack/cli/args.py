@@ -25,9 +25,6 @@ _OPTION_FOR_FIELD = {
     "preset": "--preset",
     "precision": "--precision",
 }
-# Checks across a section's fields, named by the option they are about. The detector's: int8
-# is the bundled NanoDet's only (`--precision int8 --model yolov8n.pt`).
-_OPTION_FOR_SECTION = {"detector": "--precision"}
 
 _ANCHORS = ["bottom_center", "center", "top_center", "center_left", "center_right"]
 
@@ -115,8 +112,7 @@ def config_from_options(
         messages = []
         for problem in error.errors():
             names = [p for p in problem["loc"] if isinstance(p, str)]
-            option = _OPTION_FOR_SECTION.get(names[-1]) if names else None
-            option = option or next(
+            option = next(
                 (_OPTION_FOR_FIELD[n] for n in reversed(names) if n in _OPTION_FOR_FIELD),
                 ".".join(names),
             )

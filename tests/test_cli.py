@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 
 from aistack.data import DEMO_CLIP
+from tests.clips import write_clip
 
 
 def aistack(
@@ -27,15 +27,7 @@ def aistack(
 def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 150 frames of the bundled clip: people walk across the middle."""
     path = tmp_path_factory.mktemp("clips") / "vtest150.mp4"
-    capture = cv2.VideoCapture(str(DEMO_CLIP))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (768, 576))
-    for _ in range(150):
-        ok, image = capture.read()
-        assert ok
-        writer.write(image)
-    writer.release()
-    capture.release()
-    return path
+    return write_clip(path, 150)
 
 
 def test_help_explains_commands_and_direction() -> None:

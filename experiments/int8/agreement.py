@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from aistack.detect.nanodet import NanoDetDetector
+from aistack.detect.quantize import calibration_frames
 from aistack.models import bundled_model_path
-from aistack.types import Detections, Image
+from aistack.types import Detections
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1].parent / "shared" / "data"
@@ -33,21 +33,6 @@ CLIPS = (  # clip, frames, every Nth frame
     (HERE.parents[1] / "aistack" / "data" / "vtest.mp4", 10, 70),
 )
 CONFIDENT = 0.4
-
-
-def frames(path: Path, count: int, step: int) -> list[Image]:
-    capture = cv2.VideoCapture(str(path))
-    found: list[Image] = []
-    index = 0
-    while len(found) < count:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if index % step == 0:
-            found.append(np.asarray(image, np.uint8))
-        index += 1
-    capture.release()
-    return found
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -81,7 +66,9 @@ def agreement(reference: list[Detections], found: list[Detections]) -> dict[str,
 
 def main(argv: list[str]) -> int:
     graphs = [Path(a) for a in argv] or [bundled_model_path("nanodet-int8")]
-    images = [image for clip, count, step in CLIPS for image in frames(clip, count, step)]
+    images = [
+        image for clip, count, step in CLIPS for image in calibration_frames(clip, count, step)
+    ]
     results: dict[str, Any] = {}
     for height in (352, 416, 544):
         ref_detector = NanoDetDetector(confidence=0.25, classes=[0], input_size=height)

@@ -7,26 +7,12 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import pytest
 
-from aistack.data import DEMO_CLIP
+from tests.clips import write_clip
 
 WALKWAY = "walkway=0.62,0.8,0.62,0.3"  # people cross it left and right in the bundled clip
 FRAMES = 80  # aistack counts three crossings of the walkway in these
-
-
-def write_clip(path: Path, frames: int) -> Path:
-    """The first `frames` frames of the bundled clip, at its 10 fps."""
-    capture = cv2.VideoCapture(str(DEMO_CLIP))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (768, 576))
-    for _ in range(frames):
-        ok, image = capture.read()
-        assert ok
-        writer.write(image)
-    writer.release()
-    capture.release()
-    return path
 
 
 @pytest.fixture(scope="session")

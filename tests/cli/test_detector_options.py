@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 
 from aistack.cli.args import config_from_options
 from aistack.cli.main import main
 from aistack.config import PRESETS
 from aistack.data import DEMO_CLIP
+from tests.clips import write_clip
 
 COMMANDS = ["count", "eval", "annotate"]
 
@@ -29,15 +29,7 @@ def aistack(*args: str) -> subprocess.CompletedProcess[str]:
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 20 frames of the bundled clip: enough to run, quick on a busy CPU."""
     path = tmp_path_factory.mktemp("clips") / "vtest20.mp4"
-    capture = cv2.VideoCapture(str(DEMO_CLIP))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (768, 576))
-    for _ in range(20):
-        ok, image = capture.read()
-        assert ok
-        writer.write(image)
-    writer.release()
-    capture.release()
-    return path
+    return write_clip(path, 20)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

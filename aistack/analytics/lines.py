@@ -159,7 +159,7 @@ class LineCounter:
                 # before the line keeps its chance to count. Unless it is a lost track's
                 # person, seen again on the other side (the stitch rule).
                 state.side, state.left_time = side, timestamp
-                if settings.stitch:
+                if settings.stitch and not state.stitched:
                     event = self._stitch(track_id, side, boxes[i], anchors[i], present,
                                          class_name, frame_index, timestamp)  # fmt: skip
                     events += [event] if event is not None else []
@@ -290,7 +290,10 @@ class LineCounter:
         if best is None:
             return None
         lost = self._tracks[best[1]]
-        lost.stitched, lost.side = True, side  # if it is found again, it is found over there
+        # If the tracker finds the lost track again, its side is whatever it is seen on
+        # then, and nothing is counted: over there it crossed (counted here), and back on
+        # the old side it never crossed, so its return must not count as a crossing back.
+        lost.stitched, lost.side = True, 0
         lost.counted.add(direction)
         state = self._tracks[track_id]
         return self._count(track_id, state, direction, class_name, frame_index, timestamp)

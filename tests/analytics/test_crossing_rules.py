@@ -263,6 +263,24 @@ def test_a_track_lost_after_it_crossed_in_sight_is_not_a_hidden_crossing() -> No
     assert _count(frames, fps) == []
 
 
+def test_a_stitched_track_found_again_where_it_was_lost_does_not_count_a_return() -> None:
+    # Track 1 is lost just before the line; someone else (track 2) appears past it where
+    # track 1 was heading: a stitch, counted "in". Then the tracker finds track 1 again,
+    # still before the line: the stitch was wrong, and its return is no crossing "out".
+    # (MOT1608raw `plaza`, frames 36 and 50, counted out and in before this rule.)
+    fps = 10.0
+    before = _walk(1, 150.0, 280.0, 100.0, fps)
+    frames: list[list[Box]] = [[b] for b in before] + [[], []]
+    frames += [[Box(2, 1000.0, 320.0 + 10 * i)] for i in range(4)]
+    frames += [[Box(1, 1000.0, 270.0), Box(2, 1000.0, 360.0 + 10 * i)] for i in range(6)]
+    assert _count(frames, fps) == ["in"]
+    # Found again past the line instead, it counts nothing more either.
+    frames = [[b] for b in before] + [[], []]
+    frames += [[Box(2, 1000.0, 320.0 + 10 * i)] for i in range(4)]
+    frames += [[Box(1, 1003.0, 360.0 + 10 * i), Box(2, 1000.0, 360.0 + 10 * i)] for i in range(6)]
+    assert _count(frames, fps) == ["in"]
+
+
 def test_a_track_lost_and_found_again_across_the_line_counts_once() -> None:
     fps = 10.0
     before = _walk(1, 150.0, 280.0, 100.0, fps)

@@ -274,8 +274,8 @@ class LineCounter:
             recent = seen.since(seen.time[-1] - settings.motion_seconds)
             predicted = seen.anchors[-1] + velocity(recent, self._limits) * gap
             miss = float(np.linalg.norm(anchor - predicted)) / last_height
-            resized = abs(height - last_height) / last_height
-            if max(miss, resized) > settings.stitch_distance:
+            resized = max(height, last_height) / max(min(height, last_height), 1.0)
+            if miss > settings.stitch_distance or resized > settings.stitch_height_ratio:
                 continue
             # It must have been lost before the line, and crossed it (within the segment)
             # while hidden: a track already past the line when lost crossed in sight.

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -247,6 +248,19 @@ def test_a_new_track_far_from_where_the_lost_one_was_heading_is_not_its_crossing
     # And a track that was there all along is not a lost person reappearing either.
     frames = [[b, Box(3, 1000.0, 320.0)] for b in before] + [[Box(3, 1000.0, 330.0)]] * 3
     assert _count(frames, fps) == []
+
+
+@pytest.mark.parametrize(
+    ("ratio", "stitched"), [(1.2, True), (1 / 1.2, True), (1.6, False), (0.6, False)]
+)
+def test_a_new_track_of_another_height_is_someone_else(ratio: float, stitched: bool) -> None:
+    # Where track 1 was heading, but `ratio` times as tall: within the detector's own
+    # height noise for one person (1.35x) it is the lost person, beyond it someone else.
+    fps = 10.0
+    before = _walk(1, 150.0, 280.0, 100.0, fps)
+    frames: list[list[Box]] = [[b] for b in before] + [[], []]
+    frames += [[Box(2, 1000.0, 320.0 + 10 * i, height=H * ratio)] for i in range(6)]
+    assert _count(frames, fps) == (["in"] if stitched else [])
 
 
 def test_a_track_lost_after_it_crossed_in_sight_is_not_a_hidden_crossing() -> None:

@@ -52,13 +52,18 @@ class Cached:
     size: tuple[int, int]
 
 
-def app_config(counting: dict[str, Any] | None = None) -> AppConfig:
+def app_config(
+    counting: dict[str, Any] | None = None,
+    tracker: dict[str, Any] | None = None,
+    detector: dict[str, Any] | None = None,
+) -> AppConfig:
     return AppConfig.model_validate(
         {
             "cameras": [{"source": {"uri": "unused"}}],
             "metrics": {"enabled": False},
-            "detector": {"classes": ["person"]},
+            "detector": {"classes": ["person"], **(detector or {})},
             "counting": counting or {},
+            "tracker": tracker or {},
         }
     )
 
@@ -225,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--case", action="append", required=True)
     parser.add_argument("--set", action="append", default=[], help="counting KEY=JSON")
     parser.add_argument("--truth-set", action="append", default=[], help="truth KEY=JSON")
+    parser.add_argument("--tracker", action="append", default=[], help="tracker KEY=JSON")
+    parser.add_argument("--detector", action="append", default=[], help="detector KEY=JSON")
     parser.add_argument("--detail", action="store_true")
     parser.add_argument("--matched", action="store_true", help="with --detail: matched too")
     parser.add_argument("--data", type=Path, default=DATA)
@@ -237,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "frame width): a pillar in front of a vertical line that hides people crossing it",
     )
     args = parser.parse_args(argv)
-    config = app_config(parse_sets(args.set))
+    config = app_config(parse_sets(args.set), parse_sets(args.tracker), parse_sets(args.detector))
     truth_counting = CountingConfig.model_validate(truth_rules() | parse_sets(args.truth_set))
     results = []
     for case in find_cases(args.data, names=args.case):

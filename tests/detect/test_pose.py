@@ -333,6 +333,9 @@ def test_a_pose_config_tracks_with_bytetrack() -> None:
     camera = {"source": {"uri": "clip.mp4"}}
     pose = AppConfig.model_validate({"cameras": [camera], "detector": {"type": "movenet"}})
     assert pose.tracker.type == "bytetrack"
+    # MoveNet's person scores run lower than NanoDet's: its threshold stays at 0.4.
+    assert pose.tracker.high_conf_det_threshold == 0.4
+    assert AppConfig.model_validate({"cameras": [camera]}).tracker.high_conf_det_threshold == 0.5
     chosen = AppConfig.model_validate(
         {"cameras": [camera], "detector": {"type": "movenet"}, "tracker": {"type": "ocsort"}}
     )
@@ -342,10 +345,13 @@ def test_a_pose_config_tracks_with_bytetrack() -> None:
 
 def test_walkers_on_the_real_clip_stand_and_never_fall(movenet: MoveNetDetector) -> None:
     from aistack.analytics.tracking import make_tracker
-    from aistack.config import TrackerConfig
+    from aistack.config import AppConfig
 
-    # The tracker a movenet config gets (ByteTrack; see AppConfig's pose default).
-    pose_tracker = TrackerConfig(type="bytetrack")
+    # The tracker a movenet config gets (ByteTrack at 0.4; see AppConfig's pose default).
+    camera = {"source": {"uri": "clip.mp4"}}
+    pose_tracker = AppConfig.model_validate(
+        {"cameras": [camera], "detector": {"type": "movenet"}}
+    ).tracker
     tracker, analyzer = make_tracker(pose_tracker, FPS), PoseAnalyzer("vtest")
     capture = cv2.VideoCapture(str(VIDEO))
     events: list[Event] = []

@@ -319,9 +319,10 @@ class TrackerConfig(Strict):
 
     type: Literal["bytetrack", "ocsort", "sort"] = "ocsort"
     track_activation_threshold: float = Field(default=0.4, gt=0, lt=1)
-    # NanoDet's boxes below 0.5 are mostly not people (11-16 % are at 0.40-0.50, 88 % of
-    # those at 0.5 and above: docs/models.md, *Scores*); OC-SORT drops them entirely.
-    high_conf_det_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # OC-SORT drops every box under it. NanoDet's boxes under 0.45 are about nine tenths
+    # false; from 0.45 real low-scoring people start (docs/models.md, *The tracker's
+    # threshold*: 0.5 tracks PETS better but loses the golden side_by_side walker).
+    high_conf_det_threshold: float = Field(default=0.45, gt=0, lt=1)
     minimum_iou_threshold: float = Field(default=0.1, gt=0, lt=1)
     minimum_consecutive_frames: int = Field(default=2, ge=1)
     lost_track_seconds: float = Field(default=1.5, gt=0)
@@ -351,6 +352,14 @@ class CountingConfig(Strict):
         gt=0,
         description="box heights per second a person can move; a faster "
         "step (beyond the band's jitter) is a jump between people, not motion",
+    )
+    height_ratio: float = Field(
+        default=1.35,
+        gt=1,
+        description="largest ratio (the taller over the shorter) of one person's box heights "
+        "between two sightings: in 99 of 100 cases they differ by less than 1.35x up to 1.5 s "
+        "apart (PETS S2L1, experiments/counting/height_noise.json). A step that changes more "
+        "is a jump to another person, and a new track that differs more is not a lost one",
     )
     motion_seconds: float = Field(
         default=0.5, gt=0, description="recent history a lost track's velocity is taken over"
@@ -386,14 +395,6 @@ class CountingConfig(Strict):
         default=0.5,
         gt=0,
         description="box heights the new track may be from where the lost one's motion predicts",
-    )
-    stitch_height_ratio: float = Field(
-        default=1.35,
-        gt=1,
-        description="largest ratio of the two boxes' heights (the taller over the shorter) "
-        "for a new track to be the lost one: one person's box heights differ by less than "
-        "1.35x between sightings up to 1.5 s apart in 99 of 100 cases (PETS S2L1, "
-        "experiments/counting/height_noise.json)",
     )
 
 
@@ -589,7 +590,7 @@ class AppConfig(Strict):
                 merged[section] = dict(values)
             elif isinstance(given, dict):
                 merged[section] = {**values, **given}
-        # OC-SORT and its 0.5 threshold were chosen on NanoDet's boxes; on MoveNet's lower
+        # OC-SORT and its 0.45 threshold were chosen on NanoDet's boxes; on MoveNet's lower
         # person scores they confirm half as many walkers (tests/detect/test_pose.py), so
         # pose keeps ByteTrack at 0.4 unless the tracker section says otherwise.
         detector, tracker = merged.get("detector"), merged.get("tracker")

@@ -7,6 +7,7 @@ and resolution. docs/counting.md says why each rule exists and what it fixed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +25,16 @@ class MotionLimits:
     A step is a jump (the box moved to someone else, or the box's bottom to a hidden
     knee) when the anchor moves farther than `max_speed` box heights per second for
     the time between the observations plus the `jitter` of a box (box heights, at
-    least `jitter_pixels`): a person cannot get there in that time.
+    least `jitter_pixels`): a person cannot get there in that time. It is a jump as
+    well when the box's height changes by more than `height_ratio` (the taller over
+    the shorter): more than one person's box changes between two sightings, so the
+    box is now on someone else, nearer or further, or on part of the person only.
     """
 
     max_speed: float  # box heights per second
     jitter: float  # box heights
     jitter_pixels: float = 0.0
+    height_ratio: float = math.inf
 
 
 def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
@@ -41,7 +46,9 @@ def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
     heights = observations.heights
     scale = (heights[1:] + heights[:-1]) / 2
     reach = np.maximum(limits.jitter * scale, limits.jitter_pixels) + limits.max_speed * scale * dt
-    return np.asarray(step > reach)
+    taller = np.maximum(heights[1:], heights[:-1])
+    shorter = np.maximum(np.minimum(heights[1:], heights[:-1]), 1e-9)
+    return np.asarray((step > reach) | (taller > limits.height_ratio * shorter))
 
 
 def jump_free_distance(observations: Observations, line: Line, limits: MotionLimits) -> float:

@@ -100,7 +100,10 @@ class LineCounter:
         self._counts: Counter[tuple[str, str]] = Counter()
         settings = self.settings
         self._limits = MotionLimits(
-            settings.max_speed, settings.min_distance_fraction, settings.min_distance
+            settings.max_speed,
+            settings.min_distance_fraction,
+            settings.min_distance,
+            settings.height_ratio,
         )
         uses_history = settings.motion_direction or settings.duplicates or settings.stitch
         keep = 2 * max(settings.motion_seconds, settings.duplicate_seconds)
@@ -275,7 +278,7 @@ class LineCounter:
             predicted = seen.anchors[-1] + velocity(recent, self._limits) * gap
             miss = float(np.linalg.norm(anchor - predicted)) / last_height
             resized = max(height, last_height) / max(min(height, last_height), 1.0)
-            if miss > settings.stitch_distance or resized > settings.stitch_height_ratio:
+            if miss > settings.stitch_distance or resized > settings.height_ratio:
                 continue
             # It must have been lost before the line, and crossed it (within the segment)
             # while hidden: a track already past the line when lost crossed in sight.

@@ -303,6 +303,25 @@ def test_a_track_lost_and_found_again_across_the_line_counts_once() -> None:
     assert _count(frames, fps) == ["in"]
 
 
+@pytest.mark.parametrize("gap", [0, 5, 14])  # frames unseen at 10 fps, up to the tracker's 1.5 s
+@pytest.mark.parametrize("ratio", [2.0, 0.5])
+def test_a_track_found_again_on_a_person_of_another_size_does_not_count(
+    gap: int, ratio: float
+) -> None:
+    # The tracker loses track 1 short of the line and then gives its id to someone twice
+    # (or half) as tall past it, near enough to walk to in that time (MOT1608raw `street`
+    # frames 151, 161 and 390): one person's box does not change size like that.
+    fps = 10.0
+    before = _walk(1, 150.0, 280.0, 100.0, fps)
+    frames: list[list[Box]] = [[b] for b in before] + [[]] * gap
+    frames += [[Box(1, 1000.0, 310.0 + 5 * i, height=H * ratio)] for i in range(5)]
+    assert _count(frames, fps) == []
+    # Within the detector's own height noise for one person it is a walk across.
+    frames = [[b] for b in before] + [[]] * gap
+    frames += [[Box(1, 1000.0, 310.0 + 5 * i, height=H * 1.2)] for i in range(5)]
+    assert _count(frames, fps) == ["in"]
+
+
 def test_history_and_state_of_dead_tracks_are_pruned() -> None:
     counter = LineCounter("l", LINE, settings=RULES, forget_after=10)
     for index in range(200):

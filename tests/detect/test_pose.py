@@ -335,7 +335,7 @@ def test_a_pose_config_tracks_with_bytetrack() -> None:
     assert pose.tracker.type == "bytetrack"
     # MoveNet's person scores run lower than NanoDet's: its threshold stays at 0.4.
     assert pose.tracker.high_conf_det_threshold == 0.4
-    assert AppConfig.model_validate({"cameras": [camera]}).tracker.high_conf_det_threshold == 0.5
+    assert AppConfig.model_validate({"cameras": [camera]}).tracker.high_conf_det_threshold == 0.45
     chosen = AppConfig.model_validate(
         {"cameras": [camera], "detector": {"type": "movenet"}, "tracker": {"type": "ocsort"}}
     )

@@ -353,6 +353,13 @@ class CountingConfig(Strict):
         description="box heights per second a person can move; a faster "
         "step (beyond the band's jitter) is a jump between people, not motion",
     )
+    vehicle_max_speed: float = Field(
+        default=30.0,
+        gt=0,
+        description="the same for vehicles (car, bus, truck, motorcycle, bicycle), in their "
+        "box heights per second: about 45 m/s for a car 1.5 m tall. Vehicles have no "
+        "height_ratio bound: a car driving towards the camera grows fast",
+    )
     height_ratio: float = Field(
         default=1.35,
         gt=1,

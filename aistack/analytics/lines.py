@@ -24,8 +24,11 @@ from aistack.analytics.crossing_rules import (
 from aistack.analytics.geometry import along_segment, anchor_points, signed_distance
 from aistack.analytics.pose import pose_anchor_points
 from aistack.analytics.track_history import TrackHistory
+from aistack.classes import PRESETS
 from aistack.config import CountingConfig
 from aistack.types import Detections, Event
+
+VEHICLES = frozenset(PRESETS["traffic"])
 
 
 @dataclass
@@ -99,11 +102,17 @@ class LineCounter:
         self._tracks: dict[int, _TrackSide] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
         settings = self.settings
+        # People and vehicles move differently: a person's box cannot outrun max_speed nor
+        # change size beyond height_ratio; a car's box moves ten times faster, and grows fast
+        # as it drives towards the camera, so vehicles get their own speed and no size bound.
         self._limits = MotionLimits(
             settings.max_speed,
             settings.min_distance_fraction,
             settings.min_distance,
             settings.height_ratio,
+        )
+        self._vehicle_limits = MotionLimits(
+            settings.vehicle_max_speed, settings.min_distance_fraction, settings.min_distance
         )
         uses_history = settings.motion_direction or settings.duplicates or settings.stitch
         keep = 2 * max(settings.motion_seconds, settings.duplicate_seconds)
@@ -185,20 +194,25 @@ class LineCounter:
             if direction in state.counted:
                 continue
             if settings.motion_direction and not self._moved_across(
-                track_id, side, left_time, float(band[i])
+                track_id, side, left_time, float(band[i]), self._limits_of(class_name)
             ):
                 continue  # a jump, not a walk: the track is on the new side, uncounted
             event = self._count(track_id, state, direction, class_name, frame_index, timestamp)
             events += [event] if event is not None else []
         return events
 
-    def _moved_across(self, track_id: int, side: int, left_time: float, band: float) -> bool:
+    def _limits_of(self, class_name: str) -> MotionLimits:
+        return self._limits if class_name not in VEHICLES else self._vehicle_limits
+
+    def _moved_across(
+        self, track_id: int, side: int, left_time: float, band: float, limits: MotionLimits
+    ) -> bool:
         """Whether the track's own motion, jumps taken out, carried it clear of the band on
         `side`, from where it was last clear on its old side (jumps before that, all on
         one side, do not matter)."""
         assert self._history is not None
         observations = self._history.of(track_id).since(left_time)
-        return jump_free_distance(observations, self.points, self._limits) * side > band
+        return jump_free_distance(observations, self.points, limits) * side > band
 
     def _count(
         self,
@@ -275,7 +289,7 @@ class LineCounter:
                 continue
             last_height = float(seen.heights[-1])
             recent = seen.since(seen.time[-1] - settings.motion_seconds)
-            predicted = seen.anchors[-1] + velocity(recent, self._limits) * gap
+            predicted = seen.anchors[-1] + velocity(recent, self._limits_of(class_name)) * gap
             miss = float(np.linalg.norm(anchor - predicted)) / last_height
             resized = max(height, last_height) / max(min(height, last_height), 1.0)
             if miss > settings.stitch_distance or resized > settings.height_ratio:

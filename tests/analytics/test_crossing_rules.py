@@ -322,6 +322,38 @@ def test_a_track_found_again_on_a_person_of_another_size_does_not_count(
     assert _count(frames, fps) == ["in"]
 
 
+@pytest.mark.parametrize("fps", [10.0, 30.0])
+@pytest.mark.parametrize("heights_a_second", [5.0, 10.0, 20.0])
+def test_a_fast_car_counts_where_a_person_that_fast_would_be_a_jump(
+    fps: float, heights_a_second: float
+) -> None:
+    # A car 60 px tall at 10 box heights a second is 600 px/s, about 90 km/h: a car's
+    # speed, not a jump. A person's box moving like that has jumped between people.
+    height = 60.0
+    names = ("person", "car")
+
+    def count(class_id: int) -> list[str]:
+        counter = LineCounter("l", LINE, settings=RULES, forget_after=round(3 * fps))
+        found = []
+        for index in range(round(3 * fps)):
+            foot = 200.0 + heights_a_second * height * index / fps
+            if foot > 500.0:
+                break
+            detections = Detections(
+                xyxy=np.array([[950.0, foot - height, 1050.0, foot]]),
+                confidence=np.array([0.9]),
+                class_id=np.array([class_id]),
+                tracker_id=np.array([1]),
+                class_names=names,
+            )
+            found += [e.direction for e in counter.update(detections, index, index / fps)]
+        return found
+
+    assert count(names.index("car")) == ["in"]
+    if heights_a_second / fps > RULES.max_speed / fps + 2 * BAND / H:
+        assert count(names.index("person")) == []
+
+
 def test_history_and_state_of_dead_tracks_are_pruned() -> None:
     counter = LineCounter("l", LINE, settings=RULES, forget_after=10)
     for index in range(200):

@@ -26,7 +26,11 @@ from aistack.evaluation.result import DIRECTIONS, EvalResult, count
 SETTINGS: dict[str, dict[str, Any]] = {
     "before": {
         "detector": {"nanodet_size": "416x416", "precision": "fp32"},
-        "tracker": {"type": "bytetrack"},
+        "tracker": {
+            "type": "bytetrack",
+            "track_activation_threshold": 0.4,
+            "high_conf_det_threshold": 0.4,
+        },
         "counting": {"motion_direction": False, "duplicates": False, "stitch": False},
     },
     "fast": {"preset": "fast"},

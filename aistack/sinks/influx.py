@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 from aistack.errors import SinkError
@@ -31,7 +30,7 @@ from aistack.sinks.influx_protocol import (
     split_userinfo,
 )
 from aistack.sinks.spool import DEFAULT_MAX_POINTS, Spool
-from aistack.types import Event
+from aistack.types import Closing, Event
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ __all__ = [
 InfluxApi = Literal["v1", "v2"]
 
 
-class InfluxSink:
+class InfluxSink(Closing):
     """Writes events to InfluxDB through a disk spool and a sender thread.
 
     `errors` counts failed deliveries, `written` points the server took,
@@ -237,11 +236,3 @@ class InfluxSink:
 
     def __enter__(self) -> InfluxSink:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -16,9 +16,9 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from aistack.errors import SinkError
+from aistack.types import Closing
 
 DEFAULT_MAX_POINTS = 1_000_000
 
@@ -33,7 +33,7 @@ def _error_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-class Spool:
+class Spool(Closing):
     """Lines waiting to be sent, oldest first, bounded by `max_points`.
 
     When full, `append()` drops the oldest lines to make room and counts them
@@ -177,14 +177,3 @@ class Spool:
                 self._connection.close()
                 self._connection = None
                 self._unlock()
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,11 +15,10 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from aistack.errors import SinkError
 from aistack.redact import redact_text, redact_url
-from aistack.types import Event
+from aistack.types import Closing, Event
 
 SCHEMA_VERSION = 1
 
@@ -87,7 +86,7 @@ def _error_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-class SqliteSink:
+class SqliteSink(Closing):
     """Appends events to a SQLite file and keeps per-interval counts beside them.
 
     One writer thread uses a sink; the lock only protects against misuse, such
@@ -270,14 +269,3 @@ class SqliteSink:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
-
-    def __enter__(self) -> SqliteSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

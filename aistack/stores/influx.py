@@ -11,7 +11,6 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from aistack.stores.sqlite import (
     TimeLike,
     check_interval,
 )
+from aistack.types import Closing
 
 _KEYS = ["camera", "line", "class", "direction"]
 
@@ -72,7 +72,7 @@ def _times(nanos: Any) -> pd.Series:
     return pd.Series(pd.to_datetime(values, unit="ns", utc=True))
 
 
-class InfluxStore:
+class InfluxStore(Closing):
     """Query API over the `aistack_events` measurement of one InfluxDB database."""
 
     def __init__(
@@ -212,14 +212,3 @@ class InfluxStore:
 
     def close(self) -> None:
         """Nothing to release: every query is one HTTP request."""
-
-    def __enter__(self) -> InfluxStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

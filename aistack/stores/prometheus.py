@@ -8,7 +8,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from types import TracebackType
 from typing import Any
 
 import pandas as pd
@@ -17,6 +16,7 @@ from aistack.errors import ConfigError, SinkError
 from aistack.redact import redact_text, redact_url
 from aistack.sinks.influx_protocol import http_auth
 from aistack.stores.sqlite import COUNT_COLUMNS, TimeLike, check_interval, to_seconds
+from aistack.types import Closing
 
 CROSSED_METRIC = "aistack_objects_crossed_total"
 _KEYS = ["camera", "line", "class", "direction"]
@@ -84,7 +84,7 @@ def crossings_per_interval(samples: pd.DataFrame, first: float, seconds: float) 
     return summed[list(COUNT_COLUMNS)]
 
 
-class PrometheusStore:
+class PrometheusStore(Closing):
     """PromQL queries against a Prometheus-compatible HTTP API."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
@@ -186,14 +186,3 @@ class PrometheusStore:
 
     def close(self) -> None:
         """Nothing to release: every query is one HTTP request."""
-
-    def __enter__(self) -> PrometheusStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -11,13 +11,13 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Final, TypeAlias
 
 import pandas as pd
 
 from aistack.errors import ConfigError, SinkError
 from aistack.sinks.sqlite import SCHEMA_VERSION
+from aistack.types import Closing
 
 EVENT_COLUMNS: Final = (
     "time",
@@ -69,7 +69,7 @@ def check_interval(interval: str) -> str:
     return interval
 
 
-class SqliteStore:
+class SqliteStore(Closing):
     """Reads an aistack SQLite store; safe to use while a sink is writing it."""
 
     def __init__(self, path: Path) -> None:
@@ -197,17 +197,6 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_store(path: Path | str) -> SqliteStore:

@@ -37,6 +37,13 @@ class MotionLimits:
     height_ratio: float = math.inf
 
 
+def size_change(a: FloatArray | float, b: FloatArray | float) -> FloatArray:
+    """How many times taller the taller of two box heights is (elementwise; a box is at
+    least a pixel tall)."""
+    taller, shorter = np.maximum(a, b), np.maximum(np.minimum(a, b), 1.0)
+    return np.asarray(taller / shorter, dtype=np.float64)
+
+
 def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
     """For each step between consecutive observations, whether it is a jump."""
     if len(observations) < 2:
@@ -46,9 +53,8 @@ def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
     heights = observations.heights
     scale = (heights[1:] + heights[:-1]) / 2
     reach = np.maximum(limits.jitter * scale, limits.jitter_pixels) + limits.max_speed * scale * dt
-    taller = np.maximum(heights[1:], heights[:-1])
-    shorter = np.maximum(np.minimum(heights[1:], heights[:-1]), 1e-9)
-    return np.asarray((step > reach) | (taller > limits.height_ratio * shorter))
+    resized = size_change(heights[1:], heights[:-1]) > limits.height_ratio
+    return np.asarray((step > reach) | resized)
 
 
 def jump_free_distance(observations: Observations, line: Line, limits: MotionLimits) -> float:

@@ -19,6 +19,7 @@ from aistack.analytics.crossing_rules import (
     crossing_position,
     jump_free_distance,
     one_person,
+    size_change,
     velocity,
 )
 from aistack.analytics.geometry import along_segment, anchor_points, signed_distance
@@ -291,7 +292,7 @@ class LineCounter:
             recent = seen.since(seen.time[-1] - settings.motion_seconds)
             predicted = seen.anchors[-1] + velocity(recent, self._limits_of(class_name)) * gap
             miss = float(np.linalg.norm(anchor - predicted)) / last_height
-            resized = max(height, last_height) / max(min(height, last_height), 1.0)
+            resized = float(size_change(height, last_height))
             if miss > settings.stitch_distance or resized > settings.height_ratio:
                 continue
             # It must have been lost before the line, and crossed it (within the segment)

@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from aistack.classes import COCO_CLASSES
 from aistack.config import DetectorConfig
 from aistack.data import DEMO_CLIP
 from aistack.detect.nanodet import InputSize, NanoDetDetector
+from aistack.detect.quantize import calibration_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -58,17 +60,7 @@ def frames_of(video: Path, step: int, cache: Path) -> list[npt.NDArray[np.uint8]
     cached = cache / f"{video.stem}-step{step}.npy"
     if cached.is_file():
         return [np.asarray(image, np.uint8) for image in np.load(cached)]
-    capture = cv2.VideoCapture(str(video))
-    frames: list[npt.NDArray[np.uint8]] = []
-    index = 0
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if index % step == 0:
-            frames.append(np.asarray(image, np.uint8))
-        index += 1
-    capture.release()
+    frames = calibration_frames(video, count=sys.maxsize, step=step)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(cached, np.stack(frames))
     return frames

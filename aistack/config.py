@@ -215,7 +215,8 @@ class DetectorConfig(Strict):
     type: Literal["onnx", "ultralytics", "movenet"] = "onnx"
     model: str = Field(
         default="nanodet",
-        description="'nanodet' (bundled, offline) or a path to an .onnx file for `onnx`; "
+        description="'nanodet' or 'centernet' (bundled, offline; the preset picks one when "
+        "unset) or a path to an .onnx file for `onnx`; "
         "'movenet' (bundled) or a MoveNet MultiPose .onnx path for `movenet`; "
         "a YOLO weights name or path (.pt, .onnx, .engine, .yaml) for `ultralytics`.",
     )
@@ -229,7 +230,8 @@ class DetectorConfig(Strict):
     )
     nanodet_size: int | tuple[int, int] | None = Field(
         default=None,
-        description="NanoDet's input, in pixels, multiples of 32. N: every frame is resized "
+        description="The bundled NanoDet's or CenterNet's input, in pixels, multiples of 32. "
+        "N: every frame is resized "
         "to N pixels high, keeping its aspect ratio (the width to the nearest multiple of "
         "32): 960x540 at 416 runs at 736x416, 768x576 at 544x416. A person is then N/10 "
         "pixels tall to the model when a tenth of the frame's height, whatever the camera. "
@@ -528,22 +530,38 @@ class LiveViewConfig(Strict):
         return url
 
 
-# Speed against accuracy for the bundled detector: NanoDet's input height (each frame keeps
-# its aspect ratio) and precision. `balanced` is the most accurate that keeps a 960x540
-# camera above 30 fps on 2 cores, so it is the default. int8 runs 2.2-2.5x the
+# Speed against accuracy for the bundled detectors: which one, its input height (each frame
+# keeps its aspect ratio) and precision. `balanced` is the most accurate that keeps a
+# 960x540 camera above 30 fps on 2 cores, so it is the default. int8 runs 2.2-2.5x the
 # frames of fp32 at one size on 2 cores, which buys `balanced` a 960x540 camera at its own
 # resolution (544 high) in real time: on the dev set's crowded street clips that counted
 # far better than 416 (35 % against 56 % error), where the far, small people are. `fast`
-# keeps 416 (the best PETS counts, twice real time); `accurate` is 544 on the float graph.
-# Measurements and reasoning: docs/models.md, docs/accuracy.md.
+# keeps 416 (twice real time). `accurate` is CenterNet at 544 on the float graph: its
+# stride-4 heat map finds the small, crowded people NanoDet misses, at about 20 fps
+# (it loses them again in int8, so it has no int8 graph). Measurements and reasoning:
+# docs/models.md, docs/accuracy.md.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "fast": {"detector": {"nanodet_size": 416, "precision": "int8"}},
     "balanced": {"detector": {"nanodet_size": 544, "precision": "int8"}},
-    "accurate": {"detector": {"nanodet_size": 544, "precision": "fp32"}},
+    "accurate": {"detector": {"model": "centernet", "nanodet_size": 544, "precision": "fp32"}},
 }
 Preset = Literal["fast", "balanced", "accurate"]
 POSE_TRACKER: dict[str, Any] = {"type": "bytetrack", "high_conf_det_threshold": 0.4}
+# The tracker's threshold for each bundled detector's score range (docs/models.md, *The
+# tracker's threshold*): CenterNet's person scores run lower than NanoDet's, and its boxes
+# are more often right than wrong from 0.35 on small people (PETS at 0.35x), where
+# NanoDet's are from 0.45.
+MODEL_TRACKER: dict[str, dict[str, Any]] = {"centernet": {"high_conf_det_threshold": 0.35}}
 DEFAULT_PRESET: Preset = "balanced"
+
+
+def _preset_detector(values: dict[str, Any], given: object) -> dict[str, Any]:
+    """The preset's detector keys that apply to a detector section as given."""
+    if isinstance(given, dict) and ("type" in given or "model" in given):
+        values = {k: v for k, v in values.items() if k != "model"}  # the user's choice wins
+    if not _bundled_nanodet(given):
+        values = {k: v for k, v in values.items() if k != "precision"}
+    return values
 
 
 def _bundled_nanodet(detector: object) -> bool:
@@ -591,8 +609,8 @@ class AppConfig(Strict):
         merged = dict(data)
         for section, values in PRESETS[preset].items():
             given = merged.get(section)
-            if section == "detector" and not _bundled_nanodet(given):
-                values = {k: v for k, v in values.items() if k != "precision"}
+            if section == "detector":
+                values = _preset_detector(values, given)
             if given is None:
                 merged[section] = dict(values)
             elif isinstance(given, dict):
@@ -604,6 +622,10 @@ class AppConfig(Strict):
         pose = isinstance(detector, dict) and detector.get("type") == "movenet"
         if pose and (tracker is None or isinstance(tracker, dict)):
             merged["tracker"] = {**POSE_TRACKER, **(tracker or {})}
+        model = detector.get("model") if isinstance(detector, dict) else None
+        onnx = isinstance(detector, dict) and detector.get("type", "onnx") == "onnx"
+        if onnx and model in MODEL_TRACKER and (tracker is None or isinstance(tracker, dict)):
+            merged["tracker"] = {**MODEL_TRACKER[str(model)], **(tracker or {})}
         return merged
 
     @model_validator(mode="after")

@@ -39,8 +39,9 @@ def add_detector_options(
     """
     pose_model = "'movenet' (bundled pose, keypoints), " if pose else ""
     parser.add_argument(
-        "--model", default="nanodet",
-        help=f"'nanodet' (bundled, offline; default), {pose_model}a YOLO .onnx export (run on "
+        "--model", default=None,
+        help="'nanodet' or 'centernet' (bundled, offline; the preset picks one: nanodet for "
+        f"fast and balanced, centernet for accurate), {pose_model}a YOLO .onnx export (run on "
         "onnxruntime), or YOLO weights for the ultralytics backend: a name such as yolov8n.pt "
         "(downloaded when online) or a .pt/.engine path",
     )  # fmt: skip
@@ -75,7 +76,7 @@ def config_from_options(
     source: str,
     lines: Sequence[str],
     classes: str | None,
-    model: str,
+    model: str | None,
     device: str,
     anchor: str,
     confidence: float | None = None,
@@ -89,7 +90,9 @@ def config_from_options(
 
     camera: dict[str, Any] = {"name": "camera", "source": {"uri": source}}
     camera["lines"] = [parse_line(text, i) for i, text in enumerate(lines)]
-    detector: dict[str, Any] = {"type": backend_for(model), "model": model, "device": device}
+    detector: dict[str, Any] = {"device": device}
+    if model is not None:  # else the preset chooses the bundled model
+        detector |= {"type": backend_for(model), "model": model}
     if classes is not None:
         detector["classes"] = [c for c in classes.split(",") if c.strip()] or [""]
     if confidence is not None:

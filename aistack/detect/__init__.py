@@ -10,7 +10,7 @@ from aistack.detect.base import COCO_CLASSES, Detector
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 
-BUNDLED_MODELS = ("nanodet", "movenet")
+BUNDLED_MODELS = ("nanodet", "centernet", "movenet")
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -110,6 +110,17 @@ def load_detector(config: DetectorConfig) -> Detector:
             threads=config.threads,
             device=config.device,
         )
+    if config.type == "onnx" and config.model == "centernet":
+        from aistack.detect.centernet import DEFAULT_INPUT_SIZE, CenterNetDetector
+
+        return CenterNetDetector(
+            confidence=config.confidence,
+            iou=config.iou,
+            classes=[COCO_CLASSES.index(c) for c in config.classes],
+            threads=config.threads,
+            device=config.device,
+            input_size=config.nanodet_size or DEFAULT_INPUT_SIZE,
+        )
     if config.type == "onnx":
         from aistack.detect.nanodet import NanoDetDetector
 
@@ -117,8 +128,8 @@ def load_detector(config: DetectorConfig) -> Detector:
             path = Path(config.model).expanduser()
             if not path.is_file():
                 raise ModelError(
-                    f"{config.model}: unknown model; the onnx backend takes 'nanodet' "
-                    "(bundled) or a path to a NanoDet or YOLO .onnx file"
+                    f"{config.model}: unknown model; the onnx backend takes 'nanodet' or "
+                    "'centernet' (bundled) or a path to a NanoDet or YOLO .onnx file"
                 )
             # NanoDet exports have one score and one box output per stride; YOLO has one.
             if _onnx_output_count(path) != 6:

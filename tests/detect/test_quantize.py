@@ -86,12 +86,20 @@ def test_precision_int8_runs_the_int8_graph_for_the_bundled_nanodet_only() -> No
         _config(type="ultralytics", model="yolov8n.pt", precision="int8")
 
 
-def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_one() -> None:
+def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_centernet() -> None:
     assert load_detector(_config().detector).model_path == bundled_model_path("nanodet-int8")
     accurate = AppConfig.model_validate(
         {"preset": "accurate", "cameras": [{"source": {"uri": "clip.mp4"}}]}
     )
-    assert load_detector(accurate.detector).model_path == bundled_model_path("nanodet")
+    assert load_detector(accurate.detector).model_path == bundled_model_path("centernet")
+    with_nanodet = AppConfig.model_validate(
+        {
+            "preset": "accurate",
+            "cameras": [{"source": {"uri": "clip.mp4"}}],
+            "detector": {"model": "nanodet"},
+        }
+    )
+    assert load_detector(with_nanodet.detector).model_path == bundled_model_path("nanodet")
 
 
 def test_calibration_covers_every_preset_height() -> None:

@@ -18,7 +18,7 @@ import psutil
 from tqdm import tqdm
 
 from aistack.bench.usage import SuiteUsage
-from aistack.config import DEFAULT_PRESET, AppConfig, DetectorConfig
+from aistack.config import DEFAULT_PRESET, PRESETS, AppConfig, DetectorConfig
 from aistack.data import DEMO_CLIP
 from aistack.detect import Detector, load_detector
 from aistack.errors import ConfigError, SourceError
@@ -216,7 +216,7 @@ def run_bench(
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "clip": clip.name,
-        "model": f"nanodet (bundled ONNX), preset {preset or DEFAULT_PRESET}",
+        "model": _preset_model(preset or DEFAULT_PRESET),
         "quick": quick,
         "results": results,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -347,3 +347,10 @@ def _markdown(data: dict[str, Any]) -> str:
             f"| {gpu} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _preset_model(preset: str) -> str:
+    """What a preset runs, in words: "centernet 544 fp32 (bundled ONNX), preset accurate"."""
+    detector = PRESETS[preset]["detector"]
+    model = f"{detector.get('model', 'nanodet')} {detector['nanodet_size']} {detector['precision']}"
+    return f"{model} (bundled ONNX), preset {preset}"

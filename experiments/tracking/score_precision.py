@@ -3,8 +3,9 @@
 The tracker's score threshold (`tracker.high_conf_det_threshold`) decides which boxes
 OC-SORT uses at all; this shows where each detector's boxes (NanoDet per preset, and
 CenterNet) turn from mostly false to mostly right. Each frame's boxes, highest score
-first, are matched one to one to ground-truth boxes at IoU >= 0.5; per score band the share matched (precision) is reported, and for
-each threshold the precision and recall of every box at or above it.
+first, are matched one to one to ground-truth boxes at IoU >= 0.5; per score band the
+share matched (precision) is reported, and for each threshold the precision and recall
+of every box at or above it.
 
     PYTHONPATH=. .venv/bin/python experiments/tracking/score_precision.py \
         --out experiments/tracking/score_precision.json

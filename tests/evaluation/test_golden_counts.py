@@ -24,13 +24,34 @@ def _clip(name: str, out_dir: Path) -> GoldenClip:
         pytest.skip(str(error))
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_counts_equal_the_truth(name: str, golden_dir: Path) -> None:
+# CenterNet scores a person cut by the frame edge lower than NanoDet (0.26 where NanoDet
+# gives 0.57 at 23 px visible), so in `edge_enter_exit` the man entering at the left edge
+# just above the line is tracked only from inside the band, already crossing, and is
+# not counted (docs/models.md, *CenterNet*). Strict: it fails loudly once it counts.
+EDGE_ENTRY_MISSED = pytest.mark.xfail(
+    strict=True, reason="accurate (CenterNet) starts the edge-entering track too late"
+)
+
+
+# Every preset's detector must keep the golden counts exact: `balanced` is the default,
+# `accurate` runs another model (CenterNet) with its own tracker threshold.
+@pytest.mark.parametrize(
+    ("name", "preset"),
+    [(name, "balanced") for name in sorted(SCENARIOS)]
+    + [
+        pytest.param(name, "accurate", marks=EDGE_ENTRY_MISSED)
+        if name == "edge_enter_exit"
+        else (name, "accurate")
+        for name in sorted(SCENARIOS)
+    ],
+)
+def test_counts_equal_the_truth(name: str, preset: str, golden_dir: Path) -> None:
     clip = _clip(name, golden_dir)
     scenario = clip.scenario
     classes = sorted({obj.class_name for obj in scenario.objects})
     config = AppConfig.model_validate(
         {
+            "preset": preset,
             "cameras": [
                 {
                     "name": name,

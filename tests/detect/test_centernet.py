@@ -128,3 +128,16 @@ def test_int8_is_refused_for_centernet_with_the_reason() -> None:
         AppConfig.model_validate(
             {"cameras": [CAMERA], "detector": {"model": "centernet", "precision": "int8"}}
         )
+
+
+def test_finds_the_bus_and_its_passengers_in_a_close_up() -> None:
+    # ultralytics' sample photo: a bus filling the frame and people in front of it, all
+    # far larger than the street clips' people; the tracker's 0.35 must keep them.
+    ultralytics = pytest.importorskip("ultralytics", reason="bus.jpg ships with ultralytics")
+    image = cv2.imread(str(Path(ultralytics.__file__).parent / "assets" / "bus.jpg"))
+    assert image is not None
+    found = CenterNetDetector(confidence=0.35, threads=2).detect([image])[0]
+    names = [found.class_names[c] for c in found.class_id]
+    assert names.count("bus") == 1 and names.count("person") >= 3, names
+    bus = found.xyxy[names.index("bus")]
+    assert (bus[2] - bus[0]) > 0.8 * image.shape[1]  # the whole bus, not a part of it

@@ -249,6 +249,32 @@ class DetectorConfig(Strict):
         "bundled NanoDet and leave other models as they are.",
     )
     threads: int | None = Field(default=None, ge=1)
+    slices: tuple[int, int] | None = Field(
+        default=None,
+        description="sliced inference for sources whose objects are small against the "
+        "frame (4K, wide panoramas): 'CxR' runs the detector on the whole frame and on C "
+        "columns x R rows of tiles that overlap by a fifth, and merges the boxes; each "
+        "frame then costs 1 + C x R model calls. Unset: the whole frame only "
+        "(docs/models.md, *Sliced inference*).",
+    )
+
+    @field_validator("slices", mode="before")
+    @classmethod
+    def _slices(cls, slices: object) -> object:
+        # YAML and the command line give "2x2"; Python may give (2, 2).
+        if isinstance(slices, str):
+            columns, x, rows = slices.strip().lower().partition("x")
+            if not x or not columns.isdigit() or not rows.isdigit():
+                raise ValueError(f"slices must be CxR, e.g. 2x2 or 3x1; got {slices!r}")
+            return (int(columns), int(rows))
+        return slices
+
+    @field_validator("slices")
+    @classmethod
+    def _two_tiles_or_more(cls, slices: tuple[int, int] | None) -> tuple[int, int] | None:
+        if slices is not None and (min(slices) < 1 or slices == (1, 1)):
+            raise ValueError(f"slices needs at least 2 tiles, e.g. 2x1; got {slices!r}")
+        return slices
 
     @field_validator("precision")
     @classmethod
@@ -301,6 +327,15 @@ class DetectorConfig(Strict):
         if not re.match(r"^(cpu|mps|cuda(:\d+)?|\d+)$", device):
             raise ValueError("device must be cpu, mps, cuda or cuda:N")
         return device
+
+    @model_validator(mode="after")
+    def _slices_keep_boxes_only(self) -> DetectorConfig:
+        # InferenceSlicer moves each tile's boxes back into the frame, not keypoints.
+        if self.slices is not None and self.type == "movenet":
+            raise ValueError(
+                "slices: sliced inference is for boxes; pose keypoints cannot be sliced"
+            )
+        return self
 
     @field_validator("classes")
     @classmethod

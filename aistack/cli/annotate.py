@@ -96,6 +96,7 @@ def run_annotate(args: argparse.Namespace) -> int:
         args.confidence,
         preset=args.preset,
         precision=args.precision,
+        slices=args.slices,
     )
     out = args.out if args.out is not None else default_out(args.clip)
     result = annotate(config, out, truth=args.truth, max_frames=args.max_frames)

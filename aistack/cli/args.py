@@ -24,6 +24,7 @@ _OPTION_FOR_FIELD = {
     "cameras": "--line",  # the camera's own checks, in `count`: its line names
     "preset": "--preset",
     "precision": "--precision",
+    "slices": "--slices",
 }
 
 _ANCHORS = ["bottom_center", "center", "top_center", "center_left", "center_right"]
@@ -32,7 +33,7 @@ _ANCHORS = ["bottom_center", "center", "top_center", "center_left", "center_righ
 def add_detector_options(
     parser: argparse.ArgumentParser, *, pose: bool = False, classes_default: str = "people,traffic"
 ) -> None:
-    """Add --model, --device, --classes, --confidence, --preset, --precision and --anchor.
+    """Add --model, --device, --classes, --confidence, --preset, --precision, --slices, --anchor.
 
     `pose`: also offer the bundled MoveNet and the keypoints anchor. `classes_default`: what
     the command detects without --classes, in words.
@@ -67,6 +68,12 @@ def add_detector_options(
         "decides; see docs/models.md",
     )  # fmt: skip
     parser.add_argument(
+        "--slices", default=None, metavar="CxR",
+        help="sliced inference for 4K or very wide sources whose people are small: also run "
+        "the detector on C columns x R rows of overlapping tiles and merge the boxes (costs "
+        "1 + CxR model calls a frame); e.g. 2x2",
+    )  # fmt: skip
+    parser.add_argument(
         "--anchor", default="bottom_center", choices=_ANCHORS + (["keypoints"] if pose else []),
         help="the point of each box that must cross the line (default bottom_center)",
     )  # fmt: skip
@@ -83,6 +90,7 @@ def config_from_options(
     store: Path | None = None,
     preset: str | None = None,
     precision: str | None = None,
+    slices: str | None = None,
 ) -> AppConfig:
     """The same validation as a YAML config, with mistakes reported by option name."""
     # Here, not at the top: building the parser must not import the detectors (and numpy).
@@ -99,6 +107,8 @@ def config_from_options(
         detector["confidence"] = confidence
     if precision is not None:
         detector["precision"] = precision
+    if slices is not None:
+        detector["slices"] = slices
     data: dict[str, Any] = {
         "cameras": [camera],
         "detector": detector,

@@ -148,6 +148,7 @@ def run_eval(args: argparse.Namespace) -> int:
         args.confidence,
         preset=args.preset,
         precision=args.precision,
+        slices=args.slices,
     )
     result = evaluate(
         args.clip, args.gt, args.line, config, crossings=args.truth, gt_format=args.gt_format,

@@ -204,7 +204,7 @@ def _count(args: argparse.Namespace) -> int:
     lines = args.line or ["middle=0,0.5,1,0.5"]
     config = config_from_options(
         args.source, lines, args.classes, args.model, args.device, args.anchor,
-        args.confidence, args.store, args.preset, args.precision,
+        args.confidence, args.store, args.preset, args.precision, args.slices,
     )  # fmt: skip
     sinks = {}
     try:

@@ -94,6 +94,15 @@ def plan_lanes(
 
 def load_detector(config: DetectorConfig) -> Detector:
     """Build the detector a config names; every failure is a ModelError a user can act on."""
+    detector = _load_one(config)
+    if config.slices is None:
+        return detector
+    from aistack.detect.sliced import SlicedDetector
+
+    return SlicedDetector(detector, *config.slices, iou=config.iou)
+
+
+def _load_one(config: DetectorConfig) -> Detector:
     if config.type == "movenet":
         from aistack.detect.movenet import MoveNetDetector
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aistack.detect.base import COCO_CLASSES
-from aistack.detect.nanodet import InputSize, input_shape
+from aistack.detect.nanodet import InputSize, coco_class_ids, input_shape
 from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
@@ -67,7 +67,8 @@ class CenterNetDetector:
         self.confidence = confidence
         self.iou = iou
         self.input_size: InputSize = input_size
-        self._classes = np.unique(np.asarray(classes if classes is not None else range(80)))
+        chosen = coco_class_ids(classes)
+        self._classes = chosen if chosen is not None else np.arange(len(COCO_CLASSES))
         self.model_path = (
             bundled_model_path("centernet") if model_path is None else Path(model_path)
         )

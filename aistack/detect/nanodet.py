@@ -18,7 +18,7 @@ from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 from aistack.types import Detections, FloatArray, Image
 
-__all__ = ["DEFAULT_INPUT_SIZE", "NanoDetDetector", "input_shape"]
+__all__ = ["DEFAULT_INPUT_SIZE", "NanoDetDetector", "coco_class_ids", "input_shape"]
 
 InputSize = int | tuple[int, int]  # a height (aspect kept), or a fixed (width, height)
 _Prepared = tuple[FloatArray, tuple[int, int]]  # one picture's [1, 3, H, W] blob, its width, height
@@ -95,7 +95,7 @@ class NanoDetDetector:
         self.confidence = confidence
         self.iou = iou
         self.agnostic_nms = agnostic_nms
-        self._classes = _class_ids(classes)
+        self._classes = coco_class_ids(classes)
         self.model_path = bundled_model_path("nanodet") if model_path is None else Path(model_path)
         self._session = open_session(self.model_path, threads, device, "NanoDet")
         self.max_batch = 1  # the converted graph's batch dimension is fixed at 1
@@ -232,7 +232,8 @@ class NanoDetDetector:
         return valid[np.asarray(kept, np.intp).reshape(-1)]
 
 
-def _class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | None:
+def coco_class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | None:
+    """The sorted COCO ids asked for, checked (None: every class)."""
     if classes is None:
         return None
     ids = np.unique(np.asarray(classes, np.int64))

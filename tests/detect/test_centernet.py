@@ -17,24 +17,14 @@ from aistack.detect.centernet import CenterNetDetector
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 from aistack.types import Image
-from tests.detect.test_nanodet import PEOPLE, PERSON, VIDEO, iou_matrix
+from tests.detect.test_nanodet import PEOPLE, PERSON, iou_matrix, people_frames
 
 CAMERA = {"source": {"uri": "clip.mp4"}}
 
 
 @pytest.fixture(scope="module")
 def frames() -> dict[int, Image]:
-    capture = cv2.VideoCapture(str(VIDEO))
-    found: dict[int, Image] = {}
-    index = 0
-    while len(found) < len(PEOPLE):
-        ok, image = capture.read()
-        assert ok, f"{VIDEO} ended before frame {max(PEOPLE)}"
-        if index in PEOPLE:
-            found[index] = np.asarray(image, np.uint8)
-        index += 1
-    capture.release()
-    return found
+    return people_frames()
 
 
 @pytest.fixture(scope="module")

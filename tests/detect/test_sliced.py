@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -15,7 +14,7 @@ from aistack.detect.nanodet import NanoDetDetector
 from aistack.detect.sliced import SlicedDetector, tile_size
 from aistack.errors import ConfigError
 from aistack.types import Image
-from tests.detect.test_nanodet import PEOPLE, PERSON, VIDEO, iou_matrix
+from tests.detect.test_nanodet import PEOPLE, PERSON, iou_matrix, people_frames
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +24,7 @@ def mosaic() -> tuple[Image, npt.NDArray[np.float64]]:
     2304x1728 with 39 people at their native 30-60 px width: shrunk whole to the
     detector's 544 px high input, they are a third of that.
     """
-    capture = cv2.VideoCapture(str(VIDEO))
-    frames: dict[int, Image] = {}
-    index = 0
-    while len(frames) < len(PEOPLE):
-        ok, image = capture.read()
-        assert ok
-        if index in PEOPLE:
-            frames[index] = np.asarray(image, np.uint8)
-        index += 1
-    capture.release()
+    frames = people_frames()
     order = sorted(PEOPLE)
     row = np.hstack([frames[i] for i in order])
     truth = [

@@ -21,8 +21,8 @@ import numpy as np
 from aistack.analytics.tracking import make_tracker
 from aistack.bench.accuracy.cases import find_cases, scaled_copy
 from aistack.evaluation.boxes import TrackBoxes
-from aistack.evaluation.evaluate import _camera, _truth
-from aistack.evaluation.mot import tracking_metrics
+from aistack.evaluation.mot import load_ground_truth, tracking_metrics
+from aistack.evaluation.truth import mot_truth
 from experiments.counting.replay import DATA, app_config, detections_of, parse_sets
 
 SHOWN = ("HOTA", "DetA", "AssA", "IDF1", "MOTA", "IDSW", "FP", "FN")
@@ -33,7 +33,7 @@ def scores(case_name: str, detector: dict[str, object], tracker: dict[str, objec
     case = scaled_copy(find_cases(data, names=[case_name])[0])
     config = app_config(tracker=tracker, detector=detector)
     cached = detections_of(case, config)
-    truth = _truth(case.truth, None, "auto", None, _camera(case.clip, [])).of_classes(("person",))
+    truth = mot_truth(load_ground_truth(case.truth)).of_classes(("person",))
     tracking = make_tracker(config.tracker, cached.fps)
     parts = []
     for index, found in enumerate(cached.detections):

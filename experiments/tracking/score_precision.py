@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from aistack.bench.accuracy.cases import find_cases, scaled_copy
-from aistack.evaluation.evaluate import _camera, _truth
+from aistack.evaluation.mot import load_ground_truth
+from aistack.evaluation.truth import mot_truth
 from experiments.counting.replay import DATA, app_config, detections_of
 
 DETECTORS = {  # the presets' detectors
@@ -39,7 +40,7 @@ def matched(case_name: str, detector: dict[str, object], data: Path) -> tuple[np
     """Every box's score, whether it matched a ground-truth box, and the number of those."""
     case = scaled_copy(find_cases(data, names=[case_name])[0])
     cached = detections_of(case, app_config(detector=detector))
-    truth = _truth(case.truth, None, "auto", None, _camera(case.clip, [])).of_classes(("person",))
+    truth = mot_truth(load_ground_truth(case.truth)).of_classes(("person",))
     scores: list[float] = []
     hits: list[bool] = []
     for index, found in enumerate(cached.detections):

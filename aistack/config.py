@@ -583,7 +583,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 Preset = Literal["fast", "balanced", "accurate"]
 POSE_TRACKER: dict[str, Any] = {"type": "bytetrack", "high_conf_det_threshold": 0.4}
 # The tracker's threshold for each bundled detector's score range (docs/models.md, *The
-# tracker's threshold*): CenterNet's person scores run lower than NanoDet's, and its boxes
+# tracker's threshold* and *CenterNet*): CenterNet's person scores run lower than NanoDet's, and its boxes
 # are more often right than wrong from 0.35 on small people (PETS at 0.35x), where
 # NanoDet's are from 0.45.
 MODEL_TRACKER: dict[str, dict[str, Any]] = {"centernet": {"high_conf_det_threshold": 0.35}}
@@ -615,10 +615,10 @@ class AppConfig(Strict):
 
     preset: Preset = Field(
         default=DEFAULT_PRESET,
-        description="fast, balanced or accurate: the bundled detector's input size and "
-        "precision "
-        "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
-        "such as detector.nanodet_size, wins over the preset",
+        description="fast, balanced or accurate: which bundled detector runs (NanoDet, or "
+        "CenterNet for accurate), at what input size and precision (docs/accuracy.md has "
+        "each one's speed and count error); a key set explicitly, such as "
+        "detector.nanodet_size or detector.model, wins over the preset",
     )
     cameras: list[CameraConfig] = Field(min_length=1)
     detector: DetectorConfig = DetectorConfig()

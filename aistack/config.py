@@ -583,9 +583,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 Preset = Literal["fast", "balanced", "accurate"]
 POSE_TRACKER: dict[str, Any] = {"type": "bytetrack", "high_conf_det_threshold": 0.4}
 # The tracker's threshold for each bundled detector's score range (docs/models.md, *The
-# tracker's threshold* and *CenterNet*): CenterNet's person scores run lower than NanoDet's, and its boxes
-# are more often right than wrong from 0.35 on small people (PETS at 0.35x), where
-# NanoDet's are from 0.45.
+# tracker's threshold* and *CenterNet*): CenterNet's person scores run lower than
+# NanoDet's, and its boxes are more often right than wrong from 0.35 on small people
+# (PETS at 0.35x), where NanoDet's are from 0.45.
 MODEL_TRACKER: dict[str, dict[str, Any]] = {"centernet": {"high_conf_det_threshold": 0.35}}
 DEFAULT_PRESET: Preset = "balanced"
 

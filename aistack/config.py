@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -590,6 +591,20 @@ MODEL_TRACKER: dict[str, dict[str, Any]] = {"centernet": {"high_conf_det_thresho
 DEFAULT_PRESET: Preset = "balanced"
 
 
+def tracker_for(detector: Mapping[str, Any]) -> dict[str, Any]:
+    """The tracker settings a detector section (as given) needs unless the config says.
+
+    OC-SORT and its 0.45 threshold were chosen on NanoDet's boxes; on MoveNet's lower
+    person scores they confirm half as many walkers (tests/detect/test_pose.py), so pose
+    runs ByteTrack at 0.4; CenterNet's threshold is its own (`MODEL_TRACKER`).
+    """
+    kind = detector.get("type", "onnx")
+    if kind == "movenet":
+        return dict(POSE_TRACKER)
+    model = detector.get("model", "nanodet")
+    return dict(MODEL_TRACKER.get(str(model), {})) if kind == "onnx" else {}
+
+
 def _preset_detector(values: dict[str, Any], given: object) -> dict[str, Any]:
     """The preset's detector keys that apply to a detector section as given."""
     if isinstance(given, dict) and ("type" in given or "model" in given):
@@ -650,17 +665,10 @@ class AppConfig(Strict):
                 merged[section] = dict(values)
             elif isinstance(given, dict):
                 merged[section] = {**values, **given}
-        # OC-SORT and its 0.45 threshold were chosen on NanoDet's boxes; on MoveNet's lower
-        # person scores they confirm half as many walkers (tests/detect/test_pose.py), so
-        # pose keeps ByteTrack at 0.4 unless the tracker section says otherwise.
+        # The tracker settings the detector's scores need, unless the tracker section says.
         detector, tracker = merged.get("detector"), merged.get("tracker")
-        pose = isinstance(detector, dict) and detector.get("type") == "movenet"
-        if pose and (tracker is None or isinstance(tracker, dict)):
-            merged["tracker"] = {**POSE_TRACKER, **(tracker or {})}
-        model = detector.get("model") if isinstance(detector, dict) else None
-        onnx = isinstance(detector, dict) and detector.get("type", "onnx") == "onnx"
-        if onnx and model in MODEL_TRACKER and (tracker is None or isinstance(tracker, dict)):
-            merged["tracker"] = {**MODEL_TRACKER[str(model)], **(tracker or {})}
+        if isinstance(detector, dict) and (tracker is None or isinstance(tracker, dict)):
+            merged["tracker"] = {**tracker_for(detector), **(tracker or {})}
         return merged
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from aistack.config import AppConfig, DetectorConfig
+from aistack.config import PRESETS, AppConfig, DetectorConfig, TrackerConfig, tracker_for
 from aistack.config_file import format_validation_error, load_config
 from aistack.errors import ConfigError
 from aistack.pipeline.wiring import Pipeline, RunSummary
@@ -121,7 +121,13 @@ def configure(
     """
     base = config if isinstance(config, AppConfig) else load_config(config)
     data = base.model_dump(mode="json")
-    for dotted, value in (overrides or {}).items():
+    before = dict(data["detector"])
+    overrides = dict(overrides or {})
+    preset = overrides.pop("preset", None)
+    if preset is not None:
+        _apply_preset(data, preset, overrides)
+        _match_tracker(data, before, overrides)
+    for dotted, value in overrides.items():
         _set(data, str(dotted), value)
     if source is not None:
         if len(data["cameras"]) != 1:
@@ -135,12 +141,47 @@ def configure(
 
         data["detector"]["model"] = str(model)
         data["detector"]["type"] = backend_for(str(model))
+        # int8 is the bundled NanoDet's alone (a preset's default for it).
+        nanodet = (data["detector"]["type"], model) == ("onnx", "nanodet")
+        if not nanodet and "detector.precision" not in overrides:
+            data["detector"]["precision"] = "fp32"
+        _match_tracker(data, before, overrides)
     if device is not None:
         data["detector"]["device"] = str(device)
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, "parameters")) from None
+
+
+def _apply_preset(data: dict[str, Any], preset: object, overrides: Mapping[str, Any]) -> None:
+    """Switch a dumped config to another preset, as if its YAML had named that one.
+
+    A dump holds every key the old preset filled in, so setting `preset` alone would
+    change nothing: the new preset's detector keys replace them, unless `overrides` set
+    those keys themselves.
+    """
+    data["preset"] = preset
+    if preset not in PRESETS:
+        return  # validation names the choices
+    for key, value in PRESETS[str(preset)]["detector"].items():
+        if f"detector.{key}" not in overrides:
+            data["detector"][key] = value
+
+
+def _match_tracker(
+    data: dict[str, Any], before: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> None:
+    """Give the tracker what its new detector needs (`tracker_for`), unless overridden.
+
+    Keys the old detector needed and the new one does not go back to their defaults;
+    every other tracker key stays as the config had it.
+    """
+    old, new = tracker_for(before), tracker_for(data["detector"])
+    defaults = TrackerConfig().model_dump(mode="json")
+    for key in sorted(set(old) | set(new)):
+        if f"tracker.{key}" not in overrides:
+            data["tracker"][key] = new.get(key, defaults[key])
 
 
 @dataclass(frozen=True)

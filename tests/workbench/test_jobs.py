@@ -161,6 +161,28 @@ def test_configure_applies_overrides_through_pydantic() -> None:
         experiment.configure(two, source="x.mp4")
 
 
+def test_a_preset_or_model_parameter_switches_the_detector_and_its_tracker() -> None:
+    # The dumped config holds every key the old preset filled in; switching must still work.
+    accurate = experiment.configure(EXPERIMENT, overrides={"preset": "accurate"})
+    assert accurate.preset == "accurate" and accurate.detector.model == "centernet"
+    assert (
+        accurate.detector.precision == "fp32" and accurate.tracker.high_conf_det_threshold == 0.35
+    )
+    back = experiment.configure(accurate, model="nanodet")
+    assert back.detector.model == "nanodet" and back.tracker.high_conf_det_threshold == 0.45
+    pose = experiment.configure(EXPERIMENT, model="movenet")
+    assert pose.tracker.type == "bytetrack" and pose.tracker.high_conf_det_threshold == 0.4
+    mine = experiment.configure(
+        EXPERIMENT,
+        overrides={"preset": "accurate", "detector.nanodet_size": 416,
+                   "tracker.high_conf_det_threshold": 0.5},
+    )  # fmt: skip
+    assert mine.detector.model == "centernet" and mine.detector.nanodet_size == 416
+    assert mine.tracker.high_conf_det_threshold == 0.5
+    with pytest.raises(ConfigError, match="preset"):
+        experiment.configure(EXPERIMENT, overrides={"preset": "turbo"})
+
+
 def test_live_source_without_a_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="set max_frames or duration_s"):
         experiment.run_experiment(EXPERIMENT, source="rtsp://127.0.0.1:1/x", output_dir=tmp_path)

@@ -566,20 +566,36 @@ class LiveViewConfig(Strict):
         return url
 
 
-# Speed against accuracy for the bundled detectors: which one, its input height (each frame
-# keeps its aspect ratio) and precision. `balanced` is the most accurate that keeps a
-# 960x540 camera above 30 fps on 2 cores, so it is the default. int8 runs 2.2-2.5x the
-# frames of fp32 at one size on 2 cores, which buys `balanced` a 960x540 camera at its own
-# resolution (544 high) in real time: on the dev set's crowded street clips that counted
-# far better than 416 (35 % against 56 % error), where the far, small people are. `fast`
-# keeps 416 (twice real time). `accurate` is CenterNet at 544 on the float graph: its
-# stride-4 heat map finds the small, crowded people NanoDet misses, at about 20 fps
-# (it loses them again in int8, so it has no int8 graph). Measurements and reasoning:
-# docs/models.md, docs/accuracy.md.
+# Speed against accuracy: which bundled detector a preset runs, at what input height (each
+# frame keeps its aspect ratio) and precision. `balanced`, the default, is the most accurate
+# that keeps a 960x540 camera above 30 fps on 2 cores: CenterNet 448 px high (31.7 fps;
+# 480 gave 25.8). Its stride-4 heat map finds the small, crowded people NanoDet misses: on
+# the dev set's street clips it counted at 14 % error against NanoDet 544 int8's 25 %.
+# `fast` is NanoDet 416 on the int8 graph (twice real time); `accurate` CenterNet at the
+# 540p source's own height. CenterNet has no int8 graph: quantised, it loses the small
+# people again. Measurements and reasoning: docs/models.md, docs/accuracy.md.
+PRESET_MODELS: dict[str, str] = {
+    "fast": "nanodet",
+    "balanced": "centernet",
+    "accurate": "centernet",
+}
+# Each bundled model's own trade-off per preset, used when a config names the model itself:
+# NanoDet's was chosen the same way on its int8 graph (docs/models.md, *int8*).
+BUNDLED_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "nanodet": {
+        "fast": {"nanodet_size": 416, "precision": "int8"},
+        "balanced": {"nanodet_size": 544, "precision": "int8"},
+        "accurate": {"nanodet_size": 544, "precision": "fp32"},
+    },
+    "centernet": {
+        "fast": {"nanodet_size": 416, "precision": "fp32"},
+        "balanced": {"nanodet_size": 448, "precision": "fp32"},
+        "accurate": {"nanodet_size": 544, "precision": "fp32"},
+    },
+}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "fast": {"detector": {"nanodet_size": 416, "precision": "int8"}},
-    "balanced": {"detector": {"nanodet_size": 544, "precision": "int8"}},
-    "accurate": {"detector": {"model": "centernet", "nanodet_size": 544, "precision": "fp32"}},
+    preset: {"detector": {"model": model, **BUNDLED_PRESETS[model][preset]}}
+    for preset, model in PRESET_MODELS.items()
 }
 Preset = Literal["fast", "balanced", "accurate"]
 POSE_TRACKER: dict[str, Any] = {"type": "bytetrack", "high_conf_det_threshold": 0.4}
@@ -605,24 +621,23 @@ def tracker_for(detector: Mapping[str, Any]) -> dict[str, Any]:
     return dict(MODEL_TRACKER.get(str(model), {})) if kind == "onnx" else {}
 
 
-def _preset_detector(values: dict[str, Any], given: object) -> dict[str, Any]:
-    """The preset's detector keys that apply to a detector section as given."""
-    if isinstance(given, dict) and ("type" in given or "model" in given):
-        values = {k: v for k, v in values.items() if k != "model"}  # the user's choice wins
-    if not _bundled_nanodet(given):
-        values = {k: v for k, v in values.items() if k != "precision"}
-    return values
+def _preset_detector(preset: str, given: object) -> dict[str, Any]:
+    """The detector keys a preset fills in for a detector section as given (before validation).
 
-
-def _bundled_nanodet(detector: object) -> bool:
-    """Whether a detector section (as given, before validation) runs the bundled NanoDet."""
-    if detector is None:
-        return True
-    if not isinstance(detector, dict):
-        return False
-    return bool(
-        detector.get("type", "onnx") == "onnx" and detector.get("model", "nanodet") == "nanodet"
-    )
+    Unnamed, the model is the preset's; `precision: int8` alone means NanoDet, the only
+    model with an int8 graph. A bundled model named in the config gets its own input
+    size and precision for the preset; any other model only NanoDet's input size, which
+    a NanoDet .onnx of one's own reads and other backends ignore.
+    """
+    section = given if isinstance(given, dict) else {}
+    kind, model = section.get("type", "onnx"), section.get("model")
+    if kind == "onnx" and model is None:
+        model = "nanodet" if section.get("precision") == "int8" else PRESET_MODELS[preset]
+        return {"model": model, **BUNDLED_PRESETS[model][preset]}
+    if kind == "onnx" and model in BUNDLED_PRESETS:
+        return dict(BUNDLED_PRESETS[str(model)][preset])
+    size = BUNDLED_PRESETS["nanodet"][preset]["nanodet_size"]
+    return {"nanodet_size": size}
 
 
 class AppConfig(Strict):
@@ -630,10 +645,11 @@ class AppConfig(Strict):
 
     preset: Preset = Field(
         default=DEFAULT_PRESET,
-        description="fast, balanced or accurate: which bundled detector runs (NanoDet, or "
-        "CenterNet for accurate), at what input size and precision (docs/accuracy.md has "
-        "each one's speed and count error); a key set explicitly, such as "
-        "detector.nanodet_size or detector.model, wins over the preset",
+        description="fast, balanced or accurate: which bundled detector runs (NanoDet for "
+        "fast, CenterNet for balanced and accurate), at what input size and precision "
+        "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
+        "such as detector.nanodet_size or detector.model, wins over the preset, and a "
+        "bundled model named in the config gets its own size for the preset",
     )
     cameras: list[CameraConfig] = Field(min_length=1)
     detector: DetectorConfig = DetectorConfig()
@@ -660,7 +676,7 @@ class AppConfig(Strict):
         for section, values in PRESETS[preset].items():
             given = merged.get(section)
             if section == "detector":
-                values = _preset_detector(values, given)
+                values = _preset_detector(preset, given)
             if given is None:
                 merged[section] = dict(values)
             elif isinstance(given, dict):

@@ -55,7 +55,7 @@ def fps(clip: Path, size: Any, frames: int, precision: str = "fp32") -> tuple[fl
                 }
             ],
             "metrics": {"enabled": False},
-            "detector": {"nanodet_size": size, "precision": precision},
+            "detector": {"model": "nanodet", "nanodet_size": size, "precision": precision},
         }
     )
     pipeline = Pipeline(config, pace="unpaced", max_frames=frames)

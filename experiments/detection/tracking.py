@@ -64,7 +64,12 @@ def config(size: Any, confidence: float) -> AppConfig:
     return AppConfig.model_validate(
         {
             "cameras": [{"source": {"uri": "unused"}}],  # evaluate() puts the clip there
-            "detector": {"classes": ["person"], "nanodet_size": size, "confidence": confidence},
+            "detector": {
+                "model": "nanodet",
+                "classes": ["person"],
+                "nanodet_size": size,
+                "confidence": confidence,
+            },
             "metrics": {"enabled": False},
         }
     )

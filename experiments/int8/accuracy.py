@@ -32,7 +32,7 @@ def main() -> int:
     int8 = str(bundled_model_path("nanodet-int8"))
     custom = {}
     for size in SIZES:
-        custom[f"fp32-{size}"] = {"detector": {"nanodet_size": size}}
+        custom[f"fp32-{size}"] = {"detector": {"model": "nanodet", "nanodet_size": size}}
         custom[f"int8-{size}"] = {"detector": {"nanodet_size": size, "model": int8}}
     result = run_accuracy(args.out, args.data, quick=args.quick, custom=custom)
     print(result.markdown)

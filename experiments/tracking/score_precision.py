@@ -27,9 +27,9 @@ from aistack.evaluation.truth import mot_truth
 from experiments.counting.replay import DATA, app_config, detections_of
 
 DETECTORS = {  # the presets' detectors
-    "fast (416, int8)": {"nanodet_size": 416, "precision": "int8"},
-    "balanced (544, int8)": {"nanodet_size": 544, "precision": "int8"},
-    "nanodet 544 fp32": {"nanodet_size": 544, "precision": "fp32"},
+    "fast (416, int8)": {"model": "nanodet", "nanodet_size": 416, "precision": "int8"},
+    "nanodet 544 int8": {"model": "nanodet", "nanodet_size": 544, "precision": "int8"},
+    "nanodet 544 fp32": {"model": "nanodet", "nanodet_size": 544, "precision": "fp32"},
     "accurate (centernet 544, fp32)": {"model": "centernet", "nanodet_size": 544},
     "centernet 416 fp32": {"model": "centernet", "nanodet_size": 416},
 }

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.config import PRESETS, AppConfig
+from aistack.config import BUNDLED_PRESETS, AppConfig
 from aistack.detect import load_detector
 from aistack.detect.nanodet import NanoDetDetector
 from aistack.detect.quantize import CALIBRATION_HEIGHTS, calibration_images, quantize
@@ -77,17 +77,21 @@ def test_int8_keeps_large_objects(tmp_path: Path) -> None:
 def test_precision_int8_runs_the_int8_graph_for_the_bundled_nanodet_only() -> None:
     chosen = _config(precision="int8").detector
     assert load_detector(chosen).model_path == bundled_model_path("nanodet-int8")
-    assert load_detector(_config(precision="fp32").detector).model_path == bundled_model_path(
-        "nanodet"
-    )
+    fp32 = _config(model="nanodet", precision="fp32").detector
+    assert load_detector(fp32).model_path == bundled_model_path("nanodet")
     custom = _config(type="ultralytics", model="yolov8n.pt").detector
     assert custom.precision == "fp32"  # a preset never gives another model int8
     with pytest.raises(ValueError, match=r"cannot apply to model yolov8n\.pt"):
         _config(type="ultralytics", model="yolov8n.pt", precision="int8")
 
 
-def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_centernet() -> None:
-    assert load_detector(_config().detector).model_path == bundled_model_path("nanodet-int8")
+def test_presets_run_nanodet_int8_or_the_float_centernet() -> None:
+    assert load_detector(_config().detector).model_path == bundled_model_path("centernet")
+    fast = AppConfig.model_validate({"preset": "fast", "cameras": [{"source": {"uri": "c.mp4"}}]})
+    assert load_detector(fast.detector).model_path == bundled_model_path("nanodet-int8")
+    # NanoDet named in the config keeps its own int8 graph for the default preset.
+    named = _config(model="nanodet").detector
+    assert load_detector(named).model_path == bundled_model_path("nanodet-int8")
     accurate = AppConfig.model_validate(
         {"preset": "accurate", "cameras": [{"source": {"uri": "clip.mp4"}}]}
     )
@@ -103,5 +107,8 @@ def test_the_default_preset_runs_the_int8_graph_and_accurate_the_float_centernet
 
 
 def test_calibration_covers_every_preset_height() -> None:
-    heights = {p["detector"]["nanodet_size"] for p in PRESETS.values()}
+    # Every height the int8 NanoDet graph runs at in a preset (CenterNet runs float).
+    heights = {
+        p["nanodet_size"] for p in BUNDLED_PRESETS["nanodet"].values() if p["precision"] == "int8"
+    }
     assert heights <= set(CALIBRATION_HEIGHTS)

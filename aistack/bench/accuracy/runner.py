@@ -25,7 +25,7 @@ from aistack.evaluation.result import DIRECTIONS, EvalResult, count
 # change against the same baseline.
 SETTINGS: dict[str, dict[str, Any]] = {
     "before": {
-        "detector": {"nanodet_size": "416x416", "precision": "fp32"},
+        "detector": {"model": "nanodet", "nanodet_size": "416x416", "precision": "fp32"},
         "tracker": {
             "type": "bytetrack",
             "track_activation_threshold": 0.4,

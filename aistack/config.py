@@ -568,15 +568,16 @@ class LiveViewConfig(Strict):
 
 # Speed against accuracy: which bundled detector a preset runs, at what input height (each
 # frame keeps its aspect ratio) and precision. `balanced`, the default, is the most accurate
-# that keeps a 960x540 camera above 30 fps on 2 cores: CenterNet 448 px high (31.7 fps;
-# 480 gave 25.8). Its stride-4 heat map finds the small, crowded people NanoDet misses: on
-# the dev set's street clips it counted at 14 % error against NanoDet 544 int8's 25 %.
-# `fast` is NanoDet 416 on the int8 graph (twice real time); `accurate` CenterNet at the
-# 540p source's own height. CenterNet has no int8 graph: quantised, it loses the small
-# people again. Measurements and reasoning: docs/models.md, docs/accuracy.md.
+# that keeps a 960x540 camera above 30 fps on 2 cores: NanoDet 544 px high on the int8
+# graph (about 39 fps), the 540p source at its own resolution. `fast` is NanoDet 416 int8
+# (twice real time). `accurate` is CenterNet at 544 (about 20 fps): its stride-4 heat map
+# finds the small, crowded people NanoDet misses, and it counts best. CenterNet has no
+# int8 graph (quantised, it loses the small people again), and at 448, where it counted
+# better than `balanced` too, it ran at 28.5-31.7 fps: not reliably real time here.
+# Measurements and reasoning: docs/models.md, docs/accuracy.md.
 PRESET_MODELS: dict[str, str] = {
     "fast": "nanodet",
-    "balanced": "centernet",
+    "balanced": "nanodet",
     "accurate": "centernet",
 }
 # Each bundled model's own trade-off per preset, used when a config names the model itself:
@@ -587,9 +588,9 @@ BUNDLED_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "balanced": {"nanodet_size": 544, "precision": "int8"},
         "accurate": {"nanodet_size": 544, "precision": "fp32"},
     },
-    "centernet": {
+    "centernet": {  # 416 is its largest size that is real time on 2 cores (36.9 fps)
         "fast": {"nanodet_size": 416, "precision": "fp32"},
-        "balanced": {"nanodet_size": 448, "precision": "fp32"},
+        "balanced": {"nanodet_size": 416, "precision": "fp32"},
         "accurate": {"nanodet_size": 544, "precision": "fp32"},
     },
 }
@@ -646,7 +647,7 @@ class AppConfig(Strict):
     preset: Preset = Field(
         default=DEFAULT_PRESET,
         description="fast, balanced or accurate: which bundled detector runs (NanoDet for "
-        "fast, CenterNet for balanced and accurate), at what input size and precision "
+        "fast and balanced, CenterNet for accurate), at what input size and precision "
         "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
         "such as detector.nanodet_size or detector.model, wins over the preset, and a "
         "bundled model named in the config gets its own size for the preset",

@@ -15,10 +15,15 @@ from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from aistack.detect.base import COCO_CLASSES
-from aistack.detect.nanodet import InputSize, coco_class_ids, input_shape
+from aistack.detect.nanodet import (
+    InputSize,
+    check_input_size,
+    coco_class_ids,
+    input_shape,
+    suppress,
+)
 from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
@@ -26,7 +31,6 @@ from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["DEFAULT_INPUT_SIZE", "CenterNetDetector"]
 
-_STRIDE = 32  # the backbone's coarsest stride: input sides must be its multiples
 _OUT_STRIDE = 4  # the heat map's cell, in input pixels
 _MAX_CANDIDATES = 1000  # bounds NMS cost on frames full of low scores
 # A 540p source at its own height: the `accurate` preset's size (docs/models.md).
@@ -61,9 +65,7 @@ class CenterNetDetector:
     ) -> None:
         if not 0.0 <= confidence <= 1.0 or not 0.0 < iou <= 1.0:
             raise ValueError(f"need 0 <= confidence <= 1 and 0 < iou <= 1, got {confidence}, {iou}")
-        sides = [input_size] if isinstance(input_size, int) else list(input_size)
-        if any(side < _STRIDE or side % _STRIDE for side in sides):
-            raise ValueError(f"input sides must be multiples of 32, at least 32; got {input_size}")
+        check_input_size(input_size)
         self.confidence = confidence
         self.iou = iou
         self.input_size: InputSize = input_size
@@ -136,20 +138,13 @@ class CenterNetDetector:
         in_width, in_height = self.input_shape(width, height)
         xyxy *= np.array([width / in_width, height / in_height] * 2, np.float32)
         np.clip(xyxy, 0, [width, height, width, height], out=xyxy)
-        chosen = self._suppress(xyxy, confidence)
+        chosen = suppress(xyxy, confidence, self.iou)  # agnostic: one box per object
         return Detections(
             xyxy=xyxy[chosen].astype(np.float32),
             confidence=confidence[chosen],
             class_id=class_id[chosen],
             class_names=COCO_CLASSES,
         )
-
-    def _suppress(self, xyxy: FloatArray, confidence: FloatArray) -> npt.NDArray[np.intp]:
-        xywh = xyxy.copy()
-        xywh[:, 2:] -= xyxy[:, :2]
-        valid = np.flatnonzero((xywh[:, 2] > 0) & (xywh[:, 3] > 0))
-        kept = cv2.dnn.NMSBoxes(xywh[valid].tolist(), confidence[valid].tolist(), 0.0, self.iou)
-        return valid[np.asarray(kept, np.intp).reshape(-1)]
 
 
 def _spec(session: Any, path: Path) -> tuple[str, str, str]:

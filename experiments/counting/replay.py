@@ -70,8 +70,11 @@ def app_config(
 
 def detections_of(case: AccuracyCase, config: AppConfig) -> Cached:
     """The detector's boxes on every frame of the case's clip, from the cache when there."""
+    # The decoders' source and the bundled models' checksums: a change to either
+    # gives other boxes, so it must not reuse boxes cached before it.
     source = b"".join(
-        (REPO / f"aistack/detect/{name}.py").read_bytes() for name in ("nanodet", "centernet")
+        (REPO / f"aistack/{name}").read_bytes()
+        for name in ("detect/nanodet.py", "detect/centernet.py", "models/SHA256SUMS")
     )
     key = hashlib.sha1(
         config.detector.model_dump_json().encode() + source + str(case.clip).encode()

@@ -3,7 +3,7 @@
     python experiments/detection/graph_speed.py [--repeats 40]
 
 For each input shape three sessions run the same random input on one thread:
-`fixed`, a graph whose declared input is that shape (convert.fixed_input_size);
+`fixed`, a graph whose declared input is that shape (graph_edits.fixed_input_size);
 `free`, the bundled size-free graph as it is; `pinned`, the bundled graph with
 the size fixed when the session loads (onnxruntime's free-dimension override,
 which needs no onnx package at run time). They take turns, in alternating order,
@@ -26,7 +26,7 @@ import onnxruntime as ort
 
 from aistack.bench.suites import machine_info
 from aistack.models import bundled_model_path
-from aistack.models.convert import fixed_input_size
+from aistack.models.graph_edits import fixed_input_size
 
 SHAPES = ((416, 416), (640, 352), (640, 480), (736, 416))  # (width, height)
 

@@ -69,7 +69,7 @@ def test_the_bundled_graph_takes_any_size_of_multiples_of_32() -> None:
 
 def test_same_outputs_as_the_fixed_graph_at_416(frame0: Image) -> None:
     onnx = pytest.importorskip("onnx", reason="onnx (the ultralytics extra) is not installed")
-    from aistack.models.convert import fixed_input_size, free_input_size
+    from aistack.models.graph_edits import fixed_input_size, free_input_size
 
     bundled = onnx.load(str(bundled_model_path("nanodet")))
     fixed = fixed_input_size(bundled, 416, 416)
@@ -89,7 +89,8 @@ def test_same_outputs_as_the_fixed_graph_at_416(frame0: Image) -> None:
 def test_the_bundled_graph_is_the_old_fixed_one_made_size_free() -> None:
     """convert.free_input_size of the graph bundled before reproduces today's file."""
     onnx = pytest.importorskip("onnx", reason="onnx (the ultralytics extra) is not installed")
-    from aistack.models.convert import NANODET_FIXED_SHA256, free_input_size
+    from aistack.models.convert import NANODET_FIXED_SHA256
+    from aistack.models.graph_edits import free_input_size
 
     shown = subprocess.run(
         ["git", "show", f"{FIXED_GRAPH_COMMIT}:aistack/models/nanodet.onnx"],
@@ -104,7 +105,7 @@ def test_the_bundled_graph_is_the_old_fixed_one_made_size_free() -> None:
 
 def test_a_fixed_graph_runs_only_at_its_own_size(tmp_path: Path, frame0: Image) -> None:
     onnx = pytest.importorskip("onnx", reason="onnx (the ultralytics extra) is not installed")
-    from aistack.models.convert import fixed_input_size
+    from aistack.models.graph_edits import fixed_input_size
 
     path = tmp_path / "nanodet-416.onnx"
     onnx.save(fixed_input_size(onnx.load(str(bundled_model_path("nanodet"))), 416, 416), path)

@@ -568,16 +568,17 @@ class LiveViewConfig(Strict):
 
 # Speed against accuracy: which bundled detector a preset runs, at what input height (each
 # frame keeps its aspect ratio) and precision. `balanced`, the default, is the most accurate
-# that keeps a 960x540 camera above 30 fps on 2 cores: NanoDet 544 px high on the int8
-# graph (about 39 fps), the 540p source at its own resolution. `fast` is NanoDet 416 int8
-# (twice real time). `accurate` is CenterNet at 544 (about 20 fps): its stride-4 heat map
-# finds the small, crowded people NanoDet misses, and it counts best. CenterNet has no
-# int8 graph (quantised, it loses the small people again), and at 448, where it counted
-# better than `balanced` too, it ran at 28.5-31.7 fps: not reliably real time here.
+# that keeps a 960x540 camera above 30 fps on 2 cores: CenterNet 448 px high (about 38 fps
+# since its hard-swish is exact and fused, docs/models.md step 8), whose stride-4 heat map
+# finds the small, crowded people NanoDet misses. At 480 it ran at 34 fps, with less
+# headroom, and counted worse on every dev-set case. `fast` is NanoDet 416 on its int8
+# graph (about 64 fps). `accurate` is CenterNet at 544, the 540p source at its own
+# resolution (about 26 fps; at 640, upscaled, it counted worse on the street). CenterNet
+# has no int8 graph: quantised, it loses the small people again.
 # Measurements and reasoning: docs/models.md, docs/accuracy.md.
 PRESET_MODELS: dict[str, str] = {
     "fast": "nanodet",
-    "balanced": "nanodet",
+    "balanced": "centernet",
     "accurate": "centernet",
 }
 # Each bundled model's own trade-off per preset, used when a config names the model itself:
@@ -588,9 +589,9 @@ BUNDLED_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "balanced": {"nanodet_size": 544, "precision": "int8"},
         "accurate": {"nanodet_size": 544, "precision": "fp32"},
     },
-    "centernet": {  # 416 is its largest size that is real time on 2 cores (36.9 fps)
+    "centernet": {  # 448: its largest size with headroom over 30 fps on 2 cores (38 fps)
         "fast": {"nanodet_size": 416, "precision": "fp32"},
-        "balanced": {"nanodet_size": 416, "precision": "fp32"},
+        "balanced": {"nanodet_size": 448, "precision": "fp32"},
         "accurate": {"nanodet_size": 544, "precision": "fp32"},
     },
 }
@@ -599,6 +600,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     for preset, model in PRESET_MODELS.items()
 }
 Preset = Literal["fast", "balanced", "accurate"]
+
+
+def preset_models_in_words() -> str:
+    """Which bundled model each preset runs, for help texts: "nanodet for fast, ..."."""
+    presets_of: dict[str, list[str]] = {}
+    for preset, model in PRESET_MODELS.items():
+        presets_of.setdefault(model, []).append(preset)
+    return ", ".join(f"{model} for {' and '.join(p)}" for model, p in presets_of.items())
+
+
 POSE_TRACKER: dict[str, Any] = {"type": "bytetrack", "high_conf_det_threshold": 0.4}
 # The tracker's threshold for each bundled detector's score range (docs/models.md, *The
 # tracker's threshold* and *CenterNet*): CenterNet's person scores run lower than
@@ -646,8 +657,8 @@ class AppConfig(Strict):
 
     preset: Preset = Field(
         default=DEFAULT_PRESET,
-        description="fast, balanced or accurate: which bundled detector runs (NanoDet for "
-        "fast and balanced, CenterNet for accurate), at what input size and precision "
+        description="fast, balanced or accurate: which bundled detector runs "
+        f"({preset_models_in_words()}), at what input size and precision "
         "(docs/accuracy.md has each one's speed and count error); a key set explicitly, "
         "such as detector.nanodet_size or detector.model, wins over the preset, and a "
         "bundled model named in the config gets its own size for the preset",

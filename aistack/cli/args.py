@@ -9,7 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aistack.config import DEFAULT_PRESET, PRESETS, AppConfig, parse_line
+from aistack.config import (
+    DEFAULT_PRESET,
+    PRESETS,
+    AppConfig,
+    parse_line,
+    preset_models_in_words,
+)
 from aistack.errors import ConfigError
 
 _OPTION_FOR_FIELD = {
@@ -41,8 +47,8 @@ def add_detector_options(
     pose_model = "'movenet' (bundled pose, keypoints), " if pose else ""
     parser.add_argument(
         "--model", default=None,
-        help="'nanodet' or 'centernet' (bundled, offline; the preset picks one: nanodet for "
-        f"fast and balanced, centernet for accurate), {pose_model}a YOLO .onnx export (run on "
+        help="'nanodet' or 'centernet' (bundled, offline; the preset picks one: "
+        f"{preset_models_in_words()}), {pose_model}a YOLO .onnx export (run on "
         "onnxruntime), or YOLO weights for the ultralytics backend: a name such as yolov8n.pt "
         "(downloaded when online) or a .pt/.engine path",
     )  # fmt: skip

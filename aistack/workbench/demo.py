@@ -35,7 +35,7 @@ DEMO_CONFIG: dict[str, Any] = {
             "classes": ["person"],
         }
     ],
-    "detector": {"type": "onnx", "model": "nanodet", "classes": ["people"]},
+    "detector": {"classes": ["people"]},  # the default preset's bundled model
     "metrics": {"enabled": False},
 }
 
@@ -111,8 +111,17 @@ def run_demo(out_dir: Path, source: Path | None = None, progress: bool = True) -
             for key, value in summary.to_dict().items()
             if key not in ("lines", "cameras")
         }
-        | {"model": "NanoDet (bundled, ONNX)", "tracker": config.tracker.type},
+        | {"model": _model_in_words(config), "tracker": config.tracker.type},
         annotated_frame=summary.snapshot,
         interval="10s",
     )
     return DemoResult(report, store_path, summary)
+
+
+def _model_in_words(config: AppConfig) -> str:
+    """The detector the demo ran, for its report: "centernet 448 px high, fp32 (bundled)"."""
+    detector = config.detector
+    return (
+        f"{detector.model} {detector.nanodet_size} px high, {detector.precision} "
+        f"(bundled ONNX, preset {config.preset})"
+    )

@@ -335,7 +335,10 @@ def test_a_pose_config_tracks_with_bytetrack() -> None:
     assert pose.tracker.type == "bytetrack"
     # MoveNet's person scores run lower than NanoDet's: its threshold stays at 0.4.
     assert pose.tracker.high_conf_det_threshold == 0.4
-    assert AppConfig.model_validate({"cameras": [camera]}).tracker.high_conf_det_threshold == 0.45
+    # The default (CenterNet) and NanoDet keep their own thresholds.
+    assert AppConfig.model_validate({"cameras": [camera]}).tracker.high_conf_det_threshold == 0.35
+    nanodet = {"cameras": [camera], "detector": {"model": "nanodet"}}
+    assert AppConfig.model_validate(nanodet).tracker.high_conf_det_threshold == 0.45
     chosen = AppConfig.model_validate(
         {"cameras": [camera], "detector": {"type": "movenet"}, "tracker": {"type": "ocsort"}}
     )

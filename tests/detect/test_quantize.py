@@ -86,13 +86,15 @@ def test_precision_int8_runs_the_int8_graph_for_the_bundled_nanodet_only() -> No
 
 
 def test_presets_run_nanodet_int8_or_the_float_centernet() -> None:
-    assert load_detector(_config().detector).model_path == bundled_model_path("nanodet-int8")
+    default = _config().detector  # balanced: CenterNet 448 in float (no int8 graph)
+    assert load_detector(default).model_path == bundled_model_path("centernet")
+    assert default.nanodet_size == 448 and default.precision == "fp32"
     fast = AppConfig.model_validate({"preset": "fast", "cameras": [{"source": {"uri": "c.mp4"}}]})
     assert load_detector(fast.detector).model_path == bundled_model_path("nanodet-int8")
-    # CenterNet named in the config gets its own size for the default preset, in float.
-    named = _config(model="centernet").detector
-    assert load_detector(named).model_path == bundled_model_path("centernet")
-    assert named.nanodet_size == 416 and named.precision == "fp32"
+    # NanoDet named in the config gets its own size for the default preset, on int8.
+    named = _config(model="nanodet").detector
+    assert load_detector(named).model_path == bundled_model_path("nanodet-int8")
+    assert named.nanodet_size == 544 and named.precision == "int8"
     accurate = AppConfig.model_validate(
         {"preset": "accurate", "cameras": [{"source": {"uri": "clip.mp4"}}]}
     )

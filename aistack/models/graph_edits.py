@@ -114,17 +114,9 @@ def centernet_heads(model: Any) -> Any:
     outputs = [output for output in graph.output if output.name in heads]
     if len(outputs) != len(heads) or len(graph.input) != 1:
         raise SystemExit(f"not the CenterNet graph: expected one input and outputs {heads}")
-    for group, kept in ((graph.node, nodes), (graph.initializer, initializers)):
-        copies = [type(item)() for item in kept]
-        for copy, item in zip(copies, kept, strict=True):
-            copy.CopyFrom(item)
-        del group[:]
-        group.extend(copies)
-    kept_outputs = [type(output)() for output in outputs]
-    for copy, output in zip(kept_outputs, outputs, strict=True):
-        copy.CopyFrom(output)
-    del graph.output[:]
-    graph.output.extend(kept_outputs)
+    _set_all(graph.node, nodes)
+    _set_all(graph.initializer, initializers)
+    _set_all(graph.output, outputs)
     dims = graph.input[0].type.tensor_type.shape.dim
     for dim, symbol in zip(dims[1:3], ("height", "width"), strict=True):
         dim.Clear()
@@ -222,19 +214,19 @@ def exact_hard_swish(model: Any) -> Any:
             nodes.extend(replaced[id(node)])
         elif id(node) not in removed:
             nodes.append(node)
-    copies = [type(node)() for node in nodes]
-    for copy, node in zip(copies, nodes, strict=True):
-        copy.CopyFrom(node)
-    del graph.node[:]
-    graph.node.extend(copies)
+    _set_all(graph.node, nodes)
     used = {name for node in graph.node for name in node.input}
-    kept = [tensor for tensor in graph.initializer if tensor.name in used]
-    initializers = [type(tensor)() for tensor in kept]
-    for copy, tensor in zip(initializers, kept, strict=True):
-        copy.CopyFrom(tensor)
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)
+    _set_all(graph.initializer, [tensor for tensor in graph.initializer if tensor.name in used])
     del graph.value_info[:]
     edited = onnx.shape_inference.infer_shapes(edited, check_type=True, strict_mode=True)
     onnx.checker.check_model(edited, full_check=True)
     return edited
+
+
+def _set_all(group: Any, items: list[Any]) -> None:
+    """Make a repeated protobuf field hold copies of `items` (which may be its own)."""
+    copies = [type(item)() for item in items]
+    for copy, item in zip(copies, items, strict=True):
+        copy.CopyFrom(item)
+    del group[:]
+    group.extend(copies)

@@ -44,31 +44,84 @@ def size_change(a: FloatArray | float, b: FloatArray | float) -> FloatArray:
     return np.asarray(taller / shorter, dtype=np.float64)
 
 
+# How many boxes in a row may be bad before a change counts as lasting: a box that
+# flickers to the upper body or onto a neighbour for a frame or two is detector noise,
+# which comes per frame, so the bound is in observations, not seconds.
+MAX_OUTLIERS = 2
+
+
+def _jump_between(
+    observations: Observations, a: np.ndarray, b: np.ndarray, limits: MotionLimits
+) -> np.ndarray:
+    """For observations a[k] and b[k] (index arrays), whether going from one to the other
+    is a jump: farther than a person gets in the time between them, or resized."""
+    anchors, heights = observations.anchors, observations.heights
+    step = np.linalg.norm(anchors[b] - anchors[a], axis=1)
+    dt = observations.time[b] - observations.time[a]
+    scale = (heights[a] + heights[b]) / 2
+    reach = np.maximum(limits.jitter * scale, limits.jitter_pixels) + limits.max_speed * scale * dt
+    resized = size_change(heights[b], heights[a]) > limits.height_ratio
+    return np.asarray((step > reach) | resized)
+
+
 def jumps(observations: Observations, limits: MotionLimits) -> np.ndarray:
     """For each step between consecutive observations, whether it is a jump."""
     if len(observations) < 2:
         return np.zeros(0, bool)
-    step = np.linalg.norm(np.diff(observations.anchors, axis=0), axis=1)
-    dt = np.diff(observations.time)
-    heights = observations.heights
-    scale = (heights[1:] + heights[:-1]) / 2
-    reach = np.maximum(limits.jitter * scale, limits.jitter_pixels) + limits.max_speed * scale * dt
-    resized = size_change(heights[1:], heights[:-1]) > limits.height_ratio
-    return np.asarray((step > reach) | resized)
+    steps = np.arange(len(observations) - 1)
+    return _jump_between(observations, steps, steps + 1, limits)
 
 
 def jump_free_distance(observations: Observations, line: Line, limits: MotionLimits) -> float:
     """Where the track's own motion took it: its signed distance to the line at the last
-    observation, with every jump's displacement taken out (pixels; sign as `signed_distance`).
+    good observation, with every jump's displacement taken out (pixels; sign as
+    `signed_distance`).
 
     A track that walked across ends on the far side; one whose box jumped across
-    onto another person ends where it was before the jump.
+    onto another person ends where it was before the jump. A flicker is stepped over:
+    up to `MAX_OUTLIERS` bad boxes in a row, each a jump away from the last good box,
+    after which the box comes back (fits the last good box, and not the bad one before
+    it). The motion is then measured from the last good box to the one that came back,
+    so a flicker in mid-crossing does not take the real steps around it out. A box that
+    moves and stays is a lasting change (a box now on someone else): its jump is taken
+    out and the motion goes on from there.
     """
-    if not len(observations):
-        return 0.0
+    return _motion(observations, line, limits)[0]
+
+
+def trailing_outliers(observations: Observations, limits: MotionLimits) -> int:
+    """How many of the newest boxes, at most `MAX_OUTLIERS`, are a jump away from the last
+    good one with nothing after them to tell a flicker from a lasting change: a judgement
+    that hangs on them should wait for the next box."""
+    return _motion(observations, (0.0, 0.0, 1.0, 0.0), limits)[1]
+
+
+def _motion(observations: Observations, line: Line, limits: MotionLimits) -> tuple[float, int]:
+    """`jump_free_distance` and `trailing_outliers` in one pass over the observations."""
+    count = len(observations)
+    if not count:
+        return 0.0, 0
+
+    def jump(a: int, b: int) -> bool:
+        return bool(_jump_between(observations, np.array([a]), np.array([b]), limits)[0])
+
     distance = signed_distance(observations.anchors, line)
-    steps = np.diff(distance)
-    return float(distance[0] + steps[~jumps(observations, limits)].sum())
+    total, good, index = float(distance[0]), 0, 1
+    while index < count:
+        if not jump(good, index):
+            total += float(distance[index] - distance[good])
+            good, index = index, index + 1
+            continue
+        last = min(index + MAX_OUTLIERS, count - 1)
+        back = [j for j in range(index + 1, last + 1) if not jump(good, j) and jump(j - 1, j)]
+        if back:  # a flicker: measure across it
+            total += float(distance[back[0]] - distance[good])
+            good, index = back[0], back[0] + 1
+        elif count - index <= MAX_OUTLIERS and all(jump(good, j) for j in range(index, count)):
+            return total, count - index  # too new to tell a flicker from a lasting change
+        else:  # a lasting change: its jump is taken out
+            good, index = index, index + 1
+    return total, 0
 
 
 def velocity(observations: Observations, limits: MotionLimits) -> FloatArray:

@@ -20,6 +20,7 @@ from aistack.analytics.crossing_rules import (
     jump_free_distance,
     one_person,
     size_change,
+    trailing_outliers,
     velocity,
 )
 from aistack.analytics.geometry import along_segment, anchor_points, signed_distance
@@ -186,6 +187,8 @@ class LineCounter:
             state.candidate_frames += 1
             if state.candidate_frames < settings.min_frames:
                 continue
+            if settings.motion_direction and self._flickering(track_id, class_name):
+                continue  # this box is bad: judge the change on the next good one
             left_time = state.left_time
             state.side, state.left_time = side, timestamp
             state.candidate, state.candidate_frames = 0, 0
@@ -204,6 +207,13 @@ class LineCounter:
 
     def _limits_of(self, class_name: str) -> MotionLimits:
         return self._limits if class_name not in VEHICLES else self._vehicle_limits
+
+    def _flickering(self, track_id: int, class_name: str) -> bool:
+        """Whether the track's newest box is a bad one (a flicker) within the few that
+        `jump_free_distance` steps over, so that a judgement must wait for the next box."""
+        assert self._history is not None
+        recent = self._history.of(track_id)
+        return trailing_outliers(recent, self._limits_of(class_name)) > 0
 
     def _moved_across(
         self, track_id: int, side: int, left_time: float, band: float, limits: MotionLimits

@@ -7,6 +7,7 @@ twice; a crossing hidden by a gap between two tracks counts once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from aistack.analytics.crossing_rules import (
     crossing_position,
     jump_free_distance,
     one_person,
+    trailing_outliers,
 )
 from aistack.analytics.lines import LineCounter
 from aistack.analytics.track_history import Observations, TrackHistory
@@ -70,8 +72,9 @@ def _count(frames: Sequence[Sequence[Box]], fps: float, rules: CountingConfig = 
 def _walk(
     track_id: int, start: float, end: float, speed: float, fps: float, jitter: Sequence[float] = ()
 ) -> list[Box]:
-    """One box walking its foot from `start` to `end` at `speed` px/s, with foot jitter."""
-    steps = max(1, int(abs(end - start) / speed * fps))
+    """One box walking its foot from `start` to `end` at `speed` px/s or a little slower
+    (never faster: whole frames), with foot jitter."""
+    steps = max(1, math.ceil(abs(end - start) / speed * fps))
     feet = np.linspace(start, end, steps + 1)
     return [
         Box(track_id, 1000.0, float(y) + (jitter[i % len(jitter)] if jitter else 0.0))
@@ -383,8 +386,60 @@ def test_jump_free_distance_takes_out_only_the_jump() -> None:
     limits = MotionLimits(max_speed=3.0, jitter=0.08)
     walk = _observations([250, 260, 270, 280, 290, 300, 310])  # 100 px/s: a walk
     assert jump_free_distance(walk, LINE, limits) == 10.0
-    jump = _observations([250, 260, 270, 380, 390])  # 110 px in 0.1 s: a jump
-    assert jump_free_distance(jump, LINE, limits) == -20.0
+    # 110 px in 0.1 s, and the box stays there: a lasting jump, taken out.
+    jump = _observations([250, 260, 270, 380, 390, 400])
+    assert jump_free_distance(jump, LINE, limits) == -10.0
+    assert trailing_outliers(jump, limits) == 0
+
+
+def test_a_flicker_is_stepped_over_and_a_fresh_jump_waits() -> None:
+    limits = MotionLimits(max_speed=3.0, jitter=0.08, height_ratio=1.35)
+    # One box on a neighbour 130 px away, then back on the walker: every real step counts.
+    away = _observations([250, 260, 390, 280, 290])
+    assert jump_free_distance(away, LINE, limits) == -10.0
+    # Two boxes on the neighbour, then back.
+    twice = _observations([250, 260, 390, 395, 290, 300])
+    assert jump_free_distance(twice, LINE, limits) == 0.0
+    # One box 1.6x as tall (two people in one box), its foot 20 px lower, then back.
+    tall = _observations([250, 260, 270, 300, 290, 300])
+    heights = np.array([H, H, H, 1.6 * H, H, H])
+    tall.boxes[:, 1] = tall.boxes[:, 3] - heights
+    assert jump_free_distance(tall, LINE, limits) == 0.0
+    # The newest box has just jumped: too soon to tell a flicker from a lasting change.
+    fresh = _observations([250, 260, 270, 380])
+    assert trailing_outliers(fresh, limits) == 1
+    assert jump_free_distance(fresh, LINE, limits) == -30.0
+    # Three boxes away is no flicker: the jump is taken out, the motion after it kept.
+    stays = _observations([250, 260, 390, 395, 400])
+    assert jump_free_distance(stays, LINE, limits) == -30.0
+    assert trailing_outliers(stays, limits) == 0
+
+
+@given(
+    fps=fps_values,
+    speed=walking,
+    offset=st.integers(min_value=-2, max_value=2),
+    kind=st.sampled_from(["taller", "neighbour"]),
+    down=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_walk_across_counts_even_when_its_box_flickers_at_the_line(
+    fps: float, speed: float, offset: int, kind: str, down: bool
+) -> None:
+    # One frame near where the walker clears the band on the far side, the box is bad:
+    # 1.6x as tall with its foot a fifth of a height further on (two people in one box),
+    # or on a neighbour 1.5 box heights away. The walk still counts, once, its own way.
+    start, end = (150.0, 450.0) if down else (450.0, 150.0)
+    walk = _walk(1, start, end, speed * REACH, fps)
+    sign = 1.0 if down else -1.0
+    cleared = next(i for i, b in enumerate(walk) if sign * (b.foot - 300.0) > BAND)
+    bad = min(max(cleared + offset, 1), len(walk) - 2)
+    if kind == "taller":
+        flicker = Box(1, 1000.0, walk[bad].foot + sign * 0.2 * H, height=1.6 * H)
+    else:
+        flicker = Box(1, 1000.0, walk[bad].foot + sign * 1.5 * H)
+    frames = [[flicker] if i == bad else [b] for i, b in enumerate(walk)]
+    assert _count(frames, fps) == ["in" if down else "out"]
 
 
 def test_containment_and_one_person() -> None:

@@ -74,7 +74,10 @@ def test_metrics_match_the_counts_of_a_run(tmp_path: Path) -> None:
         assert samples[("aistack_objects_crossed_total", labels)] == count
     crossed = sum(v for (name, _), v in samples.items() if name == "aistack_objects_crossed_total")
     assert crossed == line.total_in + line.total_out > 0
-    batches = samples[("aistack_inference_seconds_count", (("model", "NanoDetDetector"),))]
+    # One model, the default preset's, labelled with its detector class.
+    (model,) = [labels for name, labels in samples if name == "aistack_inference_seconds_count"]
+    assert model == (("model", "CenterNetDetector"),)
+    batches = samples[("aistack_inference_seconds_count", model)]
     assert 200 / config.pipeline.batch_size <= batches <= 200  # one observation per batch
 
 

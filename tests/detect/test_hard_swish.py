@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from aistack.models.convert import write_exact_hard_swish  # noqa: E402
 from aistack.models.graph_edits import exact_hard_swish  # noqa: E402
+from tests.history import committed_file  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 # The last commit whose centernet.onnx still had the float16 1/6 constants.
 FLOAT16_SIXTH_COMMIT = "9cd3ef9"
 SIXTH_AS_FLOAT16 = float(np.float16(1 / 6))  # 0.16662598, what the TF.js export stored
@@ -101,13 +100,7 @@ def test_the_bundled_centernet_has_every_activation_exact() -> None:
 
 def test_the_bundled_centernet_is_the_float16_graph_edited(tmp_path: Path) -> None:
     """convert's last CenterNet step, on the graph bundled before it, gives today's file."""
-    shown = subprocess.run(
-        ["git", "show", f"{FLOAT16_SIXTH_COMMIT}:aistack/models/centernet.onnx"],
-        cwd=ROOT, capture_output=True, check=False,
-    )  # fmt: skip
-    if shown.returncode != 0:
-        pytest.skip(f"the graph of commit {FLOAT16_SIXTH_COMMIT} is not in this checkout")
     path = tmp_path / "centernet.onnx"
-    path.write_bytes(shown.stdout)
+    path.write_bytes(committed_file(FLOAT16_SIXTH_COMMIT, "aistack/models/centernet.onnx"))
     write_exact_hard_swish(path)
     assert path.read_bytes() == bundled_model_path("centernet").read_bytes()

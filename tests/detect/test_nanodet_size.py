@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from aistack.detect.nanodet import DEFAULT_INPUT_SIZE, NanoDetDetector, input_sh
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 from aistack.types import Image
+from tests.history import committed_file
 
 ROOT = Path(__file__).resolve().parents[2]
 VIDEO = ROOT / "aistack" / "data" / "vtest.mp4"
@@ -92,14 +92,9 @@ def test_the_bundled_graph_is_the_old_fixed_one_made_size_free() -> None:
     from aistack.models.convert import NANODET_FIXED_SHA256
     from aistack.models.graph_edits import free_input_size
 
-    shown = subprocess.run(
-        ["git", "show", f"{FIXED_GRAPH_COMMIT}:aistack/models/nanodet.onnx"],
-        cwd=ROOT, capture_output=True, check=False,
-    )  # fmt: skip
-    if shown.returncode != 0:
-        pytest.skip(f"the fixed graph of commit {FIXED_GRAPH_COMMIT} is not in this checkout")
-    assert hashlib.sha256(shown.stdout).hexdigest() == NANODET_FIXED_SHA256
-    free = free_input_size(onnx.load_from_string(shown.stdout)).SerializeToString()
+    fixed = committed_file(FIXED_GRAPH_COMMIT, "aistack/models/nanodet.onnx")
+    assert hashlib.sha256(fixed).hexdigest() == NANODET_FIXED_SHA256
+    free = free_input_size(onnx.load_from_string(fixed)).SerializeToString()
     assert free == bundled_model_path("nanodet").read_bytes()
 
 

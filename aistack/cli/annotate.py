@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from aistack.cli.args import add_detector_options, config_from_options
-from aistack.errors import AistackError, ConfigError, report_error
+from aistack.cli.subcommand import add_subcommand, standalone_main
+from aistack.errors import ConfigError
 
 _DESCRIPTION = """\
 Audit the counts of your own camera: every site differs, and only a person watching
@@ -49,13 +50,11 @@ def add_annotate_parser(
     subparsers: argparse._SubParsersAction[Any],
 ) -> argparse.ArgumentParser:
     """Add `annotate` to the `aistack` command's subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "annotate", help="audit counts: a page to confirm a clip's crossings into crossings.csv",
-        description=_DESCRIPTION, epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return add_subcommand(
+        subparsers, "annotate",
+        summary="audit counts: a page to confirm a clip's crossings into crossings.csv",
+        description=_DESCRIPTION, epilog=_EPILOG, add_arguments=_add_arguments,
     )  # fmt: skip
-    _add_arguments(parser)
-    return parser
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,16 +118,10 @@ def run_annotate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m aistack.cli.annotate` runs the same command outside `aistack`."""
-    parser = argparse.ArgumentParser(
-        prog="aistack annotate", description=_DESCRIPTION, epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return standalone_main(
+        argv, prog="aistack annotate", description=_DESCRIPTION, epilog=_EPILOG,
+        add_arguments=_add_arguments, run=run_annotate,
     )  # fmt: skip
-    _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_annotate(args)
-    except AistackError as error:
-        return report_error(error)
 
 
 if __name__ == "__main__":

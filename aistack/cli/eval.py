@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aistack.cli.args import add_detector_options, config_from_options
+from aistack.cli.subcommand import add_subcommand, standalone_main
 from aistack.errors import EXIT_USAGE, AistackError, report_error
 
 if TYPE_CHECKING:
@@ -73,13 +74,11 @@ def add_eval_parser(
     subparsers: argparse._SubParsersAction[Any],
 ) -> argparse.ArgumentParser:
     """Add `eval` to the `aistack` command's subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "eval", help="score tracking (HOTA, IDF1, MOTA) and line counts against ground truth",
-        description=_DESCRIPTION, epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return add_subcommand(
+        subparsers, "eval",
+        summary="score tracking (HOTA, IDF1, MOTA) and line counts against ground truth",
+        description=_DESCRIPTION, epilog=_EPILOG, add_arguments=_add_arguments,
     )  # fmt: skip
-    _add_arguments(parser)
-    return parser
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -248,16 +247,10 @@ def _summary(report: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m aistack.cli.eval` runs the same command outside `aistack`."""
-    parser = argparse.ArgumentParser(
-        prog="aistack eval", description=_DESCRIPTION, epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    return standalone_main(
+        argv, prog="aistack eval", description=_DESCRIPTION, epilog=_EPILOG,
+        add_arguments=_add_arguments, run=run_eval,
     )  # fmt: skip
-    _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_eval(args)
-    except AistackError as error:
-        return report_error(error)
 
 
 if __name__ == "__main__":

@@ -86,42 +86,49 @@ def jump_free_distance(observations: Observations, line: Line, limits: MotionLim
     moves and stays is a lasting change (a box now on someone else): its jump is taken
     out and the motion goes on from there.
     """
-    return _motion(observations, line, limits)[0]
+    if not len(observations):
+        return 0.0
+    distance = signed_distance(observations.anchors, line)
+    total = float(distance[0])
+    for start, end in _own_steps(observations, limits)[0]:
+        total += float(distance[end] - distance[start])
+    return total
 
 
 def trailing_outliers(observations: Observations, limits: MotionLimits) -> int:
     """How many of the newest boxes, at most `MAX_OUTLIERS`, are a jump away from the last
     good one with nothing after them to tell a flicker from a lasting change: a judgement
     that hangs on them should wait for the next box."""
-    return _motion(observations, (0.0, 0.0, 1.0, 0.0), limits)[1]
+    return _own_steps(observations, limits)[1]
 
 
-def _motion(observations: Observations, line: Line, limits: MotionLimits) -> tuple[float, int]:
-    """`jump_free_distance` and `trailing_outliers` in one pass over the observations."""
+def _own_steps(
+    observations: Observations, limits: MotionLimits
+) -> tuple[list[tuple[int, int]], int]:
+    """The track's own steps, as (from, to) pairs of good observations, in order, and how
+    many of the newest observations are still too new to judge (`trailing_outliers`)."""
     count = len(observations)
-    if not count:
-        return 0.0, 0
 
     def jump(a: int, b: int) -> bool:
         return bool(_jump_between(observations, np.array([a]), np.array([b]), limits)[0])
 
-    distance = signed_distance(observations.anchors, line)
-    total, good, index = float(distance[0]), 0, 1
+    steps: list[tuple[int, int]] = []
+    good, index = 0, 1
     while index < count:
         if not jump(good, index):
-            total += float(distance[index] - distance[good])
+            steps.append((good, index))
             good, index = index, index + 1
             continue
         last = min(index + MAX_OUTLIERS, count - 1)
         back = [j for j in range(index + 1, last + 1) if not jump(good, j) and jump(j - 1, j)]
         if back:  # a flicker: measure across it
-            total += float(distance[back[0]] - distance[good])
+            steps.append((good, back[0]))
             good, index = back[0], back[0] + 1
         elif count - index <= MAX_OUTLIERS and all(jump(good, j) for j in range(index, count)):
-            return total, count - index  # too new to tell a flicker from a lasting change
+            return steps, count - index  # too new to tell a flicker from a lasting change
         else:  # a lasting change: its jump is taken out
             good, index = index, index + 1
-    return total, 0
+    return steps, 0
 
 
 def velocity(observations: Observations, limits: MotionLimits) -> FloatArray:

@@ -19,7 +19,7 @@ import numpy as np
 from aistack.detect.base import COCO_CLASSES
 from aistack.detect.nanodet import (
     InputSize,
-    check_input_size,
+    check_settings,
     coco_class_ids,
     input_shape,
     suppress,
@@ -63,9 +63,7 @@ class CenterNetDetector:
         device: str = "cpu",
         input_size: InputSize = DEFAULT_INPUT_SIZE,
     ) -> None:
-        if not 0.0 <= confidence <= 1.0 or not 0.0 < iou <= 1.0:
-            raise ValueError(f"need 0 <= confidence <= 1 and 0 < iou <= 1, got {confidence}, {iou}")
-        check_input_size(input_size)
+        check_settings(confidence, iou, input_size)
         self.confidence = confidence
         self.iou = iou
         self.input_size: InputSize = input_size

@@ -21,7 +21,7 @@ from aistack.types import Detections, FloatArray, Image
 __all__ = [
     "DEFAULT_INPUT_SIZE",
     "NanoDetDetector",
-    "check_input_size",
+    "check_settings",
     "coco_class_ids",
     "input_shape",
     "suppress",
@@ -96,9 +96,7 @@ class NanoDetDetector:
         device: str = "cpu",
         input_size: InputSize | None = None,
     ) -> None:
-        if not 0.0 <= confidence <= 1.0 or not 0.0 < iou <= 1.0:
-            raise ValueError(f"need 0 <= confidence <= 1 and 0 < iou <= 1, got {confidence}, {iou}")
-        check_input_size(input_size)
+        check_settings(confidence, iou, input_size)
         self.confidence = confidence
         self.iou = iou
         self.agnostic_nms = agnostic_nms
@@ -260,8 +258,11 @@ def coco_class_ids(classes: Sequence[int] | None) -> npt.NDArray[np.int64] | Non
     return ids
 
 
-def check_input_size(size: InputSize | None) -> None:
-    """Refuse input sides that are not multiples of 32 (the coarsest stride)."""
+def check_settings(confidence: float, iou: float, size: InputSize | None) -> None:
+    """Refuse thresholds outside 0-1 (iou above 0) and input sides that are not multiples
+    of 32 (the coarsest stride): NanoDet's and CenterNet's constructor checks."""
+    if not 0.0 <= confidence <= 1.0 or not 0.0 < iou <= 1.0:
+        raise ValueError(f"need 0 <= confidence <= 1 and 0 < iou <= 1, got {confidence}, {iou}")
     sides = [size] if isinstance(size, int) else list(size or ())
     if any(side < _STRIDE or side % _STRIDE for side in sides):
         raise ValueError(f"input sides must be multiples of 32, at least 32; got {size}")

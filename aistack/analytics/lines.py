@@ -44,6 +44,11 @@ class _TrackSide:
     last_time: float = 0.0
     left_time: float = -math.inf  # last seen clear of the band on its confirmed side
     stitched: bool = False  # its hidden crossing was handed on to a new track
+    # Which side of the line itself (no band) the anchor is on, and the frame and time it
+    # was first seen there: when a crossing counts, that is when it happened.
+    line_side: int = 0
+    line_side_frame: int = 0
+    line_side_time: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,10 @@ class LineCounter:
             state.last_seen, state.last_time = frame_index, timestamp
             if self._history is not None:
                 self._history.add(track_id, timestamp, boxes[i], anchors[i])
+            line_side = 1 if distance[i] > 0 else -1 if distance[i] < 0 else state.line_side
+            if line_side != state.line_side:
+                state.line_side, state.line_side_frame = line_side, frame_index
+                state.line_side_time = timestamp
             side = int(observed[i])
             if side == 0:
                 continue  # inside the band: no evidence either way
@@ -234,11 +243,17 @@ class LineCounter:
         frame_index: int,
         timestamp: float,
     ) -> Event | None:
-        """Count the crossing, unless another track on the same person just counted it."""
+        """Count the crossing, unless another track on the same person just counted it.
+
+        The event carries the frame and time the anchor stepped over the line, not the
+        later ones when the band and `min_frames` confirmed it: a slow walker takes a
+        second or more to clear the band."""
         state.counted.add(direction)
         if self.settings.duplicates and self._duplicate(track_id, direction, timestamp):
             return None
         self._counts[(class_name, direction)] += 1
+        if state.line_side == (1 if direction == "in" else -1):
+            frame_index, timestamp = state.line_side_frame, state.line_side_time
         return Event(
             timestamp=timestamp,
             camera=self.camera,

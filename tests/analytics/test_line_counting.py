@@ -132,7 +132,21 @@ def test_class_and_events_carry_the_track() -> None:
     assert (event.camera, event.counter, event.class_name, event.track_id) == (
         "cam1", "door", "car", 7,
     )  # fmt: skip
-    assert event.kind == "crossing" and event.timestamp == 1003.0
+    # Counted on the 2nd frame past the line (min_frames), dated when it stepped over.
+    assert event.kind == "crossing" and (event.timestamp, event.frame_index) == (1002.0, 2)
+
+
+def test_a_slow_crossing_is_dated_when_the_anchor_stepped_over_the_line() -> None:
+    """Feet that creep through the band count only once clear of it, seconds later; the
+    event says when they last stepped over the line itself, back-steps included."""
+    counter = LineCounter("door", LINE, settings=SETTINGS)
+    walk = [280, 290, 298, 302, 299, 301, 303, 305, 307, 309, 311, 313, 330, 330]
+    events = []
+    for index, y in enumerate(walk):
+        events += counter.update(_box_at(300, y, track_id=3), index, 10.0 + index / 10)
+    (event,) = events
+    assert event.direction == "in" and event.frame_index == 5
+    assert event.timestamp == pytest.approx(10.5)
 
 
 @pytest.mark.parametrize(

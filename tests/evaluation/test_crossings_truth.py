@@ -58,9 +58,10 @@ def test_a_crossings_file_scores_counts_and_pairs_without_boxes(
     assert match.caught + len(match.missed) == 4
     assert match.caught + len(match.spurious) == line.predicted.total_in + line.predicted.total_out
     assert match.caught >= 1, "the pipeline counted none of the scenario's crossings"
-    # The counter confirms a crossing a few frames after the feet are first across.
+    # The counter confirms a crossing a few frames after the feet are first across, and
+    # dates it when they stepped over the line: within a frame or two of the truth.
     for true, counted in match.matched:
-        assert 0 <= counted.frame - true.frame <= scored.match_frames, (true, counted)
+        assert abs(counted.frame - true.frame) <= 2, (true, counted)
     errors = abs(line.error("in")) + abs(line.error("out"))
     assert scored.weighted_count_error == errors / 4
     report = scored.to_dict()

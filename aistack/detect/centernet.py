@@ -27,6 +27,7 @@ from aistack.detect.nanodet import (
 from aistack.detect.onnx_session import open_session
 from aistack.errors import ModelError
 from aistack.models import bundled_model_path
+from aistack.models.graph_edits import CENTERNET_HEAT, centernet_classes
 from aistack.types import Detections, FloatArray, Image
 
 __all__ = ["DEFAULT_INPUT_SIZE", "CenterNetDetector"]
@@ -72,10 +73,29 @@ class CenterNetDetector:
         self.model_path = (
             bundled_model_path("centernet") if model_path is None else Path(model_path)
         )
-        self._session = open_session(self.model_path, threads, device, "CenterNet")
+        # The heat map's channels: every class's, or only the chosen ones' once the graph
+        # is cut to them (`_keep_chosen`).
+        self._channels = np.arange(len(COCO_CLASSES))
+        self._session = open_session(
+            self.model_path, threads, device, "CenterNet", edit=self._keep_chosen
+        )
         self.max_batch = 1
-        self._input_name, self._heat, self._sides = _spec(self._session, self.model_path)
+        self._input_name, self._heat, self._sides = _spec(
+            self._session, self.model_path, len(self._channels)
+        )
         self._kernel = np.ones((3, 3), np.uint8)
+
+    def _keep_chosen(self, model: Any) -> Any:
+        """The graph with only the chosen classes' heat maps; a graph that cannot be cut
+        (not converted by `aistack.models.convert`) is run whole."""
+        if len(self._classes) == len(COCO_CLASSES):
+            return model
+        try:
+            cut = centernet_classes(model, self._classes.tolist())
+        except ValueError:
+            return model
+        self._channels = self._classes
+        return cut
 
     @property
     def input_name(self) -> str:
@@ -112,19 +132,21 @@ class CenterNetDetector:
         return [self._decode(heat[0], sides[0], *size) for (heat, sides), size in raw]
 
     def _decode(self, heat: FloatArray, sides: FloatArray, width: int, height: int) -> Detections:
-        rows, cols, classes = [], [], []
+        rows, cols, planes = [], [], []
         for class_id in self._classes:
-            plane = np.ascontiguousarray(heat[:, :, class_id])
+            index = int(np.searchsorted(self._channels, class_id))
+            plane = np.ascontiguousarray(heat[:, :, index])
             # A peak equals the 3x3 maximum around it (grey dilation is that maximum).
             peaks = (plane >= self.confidence) & (plane == cv2.dilate(plane, self._kernel))
             row, col = np.nonzero(peaks)
             rows.append(row)
             cols.append(col)
-            classes.append(np.full(len(row), class_id, np.int64))
-        row, col, class_id = np.concatenate(rows), np.concatenate(cols), np.concatenate(classes)
+            planes.append(np.full(len(row), index, np.int64))
+        row, col, channel = np.concatenate(rows), np.concatenate(cols), np.concatenate(planes)
         if len(row) == 0:
             return Detections.empty(COCO_CLASSES)
-        confidence = heat[row, col, class_id].astype(np.float32)
+        confidence = heat[row, col, channel].astype(np.float32)
+        class_id = self._channels[channel]
         if len(row) > _MAX_CANDIDATES:
             top = np.argpartition(-confidence, _MAX_CANDIDATES)[:_MAX_CANDIDATES]
             row, col, class_id, confidence = row[top], col[top], class_id[top], confidence[top]
@@ -145,16 +167,23 @@ class CenterNetDetector:
         )
 
 
-def _spec(session: Any, path: Path) -> tuple[str, str, str]:
-    """The input's name, and those of the heat map [1, h, w, 80] and sides [1, h, w, 4]."""
+def _spec(session: Any, path: Path, classes: int) -> tuple[str, str, str]:
+    """The input's name, and those of the heat map [1, h, w, classes] and sides
+    [1, h, w, 4] (told apart by name when the heat map has 4 classes too)."""
     inputs = session.get_inputs()
     shape = inputs[0].shape if len(inputs) == 1 else []
     if len(shape) != 4 or shape[3] != 3:
         raise ModelError(f"{path}: expected one CenterNet input of shape [1, H, W, 3], got {shape}")
-    by_channels = {o.shape[-1]: o.name for o in session.get_outputs() if len(o.shape) == 4}
-    if len(COCO_CLASSES) not in by_channels or 4 not in by_channels:
+    channels = {o.name: o.shape[-1] for o in session.get_outputs() if len(o.shape) == 4}
+    heat = (
+        CENTERNET_HEAT
+        if channels.get(CENTERNET_HEAT) == classes
+        else next((name for name, count in channels.items() if count == classes), None)
+    )
+    sides = next((n for n, c in channels.items() if c == 4 and n != heat), None)
+    if heat is None or sides is None:
         raise ModelError(
             f"{path}: outputs are not CenterNet's heat map [1, h, w, 80] and sides [1, h, w, 4]: "
             f"{[o.shape for o in session.get_outputs()]}"
         )
-    return str(inputs[0].name), by_channels[len(COCO_CLASSES)], by_channels[4]
+    return str(inputs[0].name), heat, sides

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,19 @@ def providers(ort: Any, device: str) -> list[Any]:
     return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
 
 
-def open_session(path: Path, threads: int | None, device: str, what: str) -> Any:
-    """An InferenceSession for `path`; `what` names the model kind in error messages."""
+def open_session(
+    path: Path,
+    threads: int | None,
+    device: str,
+    what: str,
+    edit: Callable[[Any], Any] | None = None,
+) -> Any:
+    """An InferenceSession for `path`; `what` names the model kind in error messages.
+
+    `edit`, when given, takes the loaded `onnx.ModelProto` and returns the graph to run
+    (a copy cut to what the caller needs); without the `onnx` package the file runs
+    as it is, so `edit` must only ever save work, never change what the kept outputs are.
+    """
     import onnxruntime as ort
 
     if not path.is_file():
@@ -49,10 +61,21 @@ def open_session(path: Path, threads: int | None, device: str, what: str) -> Any
     # decoding and tracking, and spinning workers were slower when they did.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), options, providers=chosen)
-    except Exception as error:  # onnxruntime's own errors derive from Exception only
+        return ort.InferenceSession(_graph(path, edit), options, providers=chosen)
+    except Exception as error:  # onnxruntime's and onnx's own errors derive from Exception
         first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
         raise ModelError(
             f"{path}: not a loadable ONNX model ({first_line}); "
             "reconvert it with `python -m aistack.models.convert` or reinstall aistack"
         ) from None
+
+
+def _graph(path: Path, edit: Callable[[Any], Any] | None) -> str | bytes:
+    """The file's path, or the serialized graph that `edit` made of it."""
+    if edit is None:
+        return str(path)
+    try:
+        import onnx
+    except ImportError:  # the whole graph is correct, only slower
+        return str(path)
+    return bytes(edit(onnx.load(str(path))).SerializeToString())

@@ -24,9 +24,9 @@ HISTORY_SECONDS = 2.0  # how far back a counted track's side is looked up
 class CountedCrossing:
     """A crossing the pipeline counted, dated as crossings.csv dates crossings.
 
-    `frame` is the first frame of the run of frames on the new side that ended in the
-    count; `counted_frame` is when the counter confirmed it (a frame or two later, by
-    `counting.min_frames`).
+    `frame` is the event's: the frame its anchor last stepped over the line, the first
+    of the run of frames on the new side that ended in the count; `counted_frame` is
+    when the counter confirmed it (later, by the band and `counting.min_frames`).
     """
 
     frame: int
@@ -105,22 +105,19 @@ class _LineState:
                 sides = self._sides.setdefault(track_id, deque(maxlen=self._history))
                 sides.append(_Seen(frame, distance, position, (span[0], span[1])))
 
-    def count(self, event: Event) -> None:
-        """Date a counted crossing by the first frame of its track's run on the new side."""
-        sign = 1.0 if event.direction == "in" else -1.0
-        first: _Seen | None = None
-        for seen in reversed(self._sides.get(event.track_id, ())):
-            if seen.frame > event.frame_index:
-                continue
-            if sign * seen.distance <= 0:
-                break
-            first = seen
+    def count(self, event: Event, counted_frame: int) -> None:
+        """Record a counted crossing, dated as the counter dates its events; where along
+        the line its track was then comes from the track's recent sides."""
+        seen = next(
+            (s for s in self._sides.get(event.track_id, ()) if s.frame == event.frame_index),
+            None,
+        )
         self.counted.append(
             CountedCrossing(
-                event.frame_index if first is None else first.frame, event.frame_index,
-                event.direction, event.class_name, event.track_id,
-                None if first is None else min(1.0, max(0.0, first.position)),
-                None if first is None else first.span,
+                event.frame_index, counted_frame, event.direction, event.class_name,
+                event.track_id,
+                None if seen is None else min(1.0, max(0.0, seen.position)),
+                None if seen is None else seen.span,
             )
         )  # fmt: skip
 
@@ -158,7 +155,7 @@ def record(config: AppConfig, max_frames: int | None = None, progress: bool = Tr
             state.observe(frame.index, result.detections, anchor)
         for event in result.events:
             if event.kind == "crossing" and event.counter in states:
-                states[event.counter].count(event)
+                states[event.counter].count(event, frame.index)
         if frame.index % 100 == 0:
             for state in states.values():
                 state.forget(frame.index)

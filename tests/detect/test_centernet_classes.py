@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from aistack.detect.centernet import CenterNetDetector
+from aistack.errors import ModelError
 from aistack.models import bundled_model_path
 from aistack.types import Image
 from tests.detect.test_nanodet import PEOPLE, people_frames
@@ -70,8 +72,15 @@ def test_the_detector_runs_the_cut_graph_and_finds_the_same_boxes(
     np.testing.assert_allclose(found.confidence, expected.confidence, atol=1e-6)
 
 
-def test_every_class_runs_the_whole_graph_and_other_graphs_are_refused() -> None:
+def test_every_class_runs_the_whole_graph_and_other_graphs_are_refused(tmp_path: Path) -> None:
     every = CenterNetDetector(threads=1)
     assert {o.name: o.shape[-1] for o in every._session.get_outputs()}[CENTERNET_HEAT] == 80
     with pytest.raises(ValueError, match="not the converted CenterNet"):
         centernet_classes(onnx.load(str(bundled_model_path("nanodet"))), [0])
+    # Through the detector, with classes to cut to: the same one-line errors as without.
+    with pytest.raises(ModelError, match="CenterNet input"):
+        CenterNetDetector(model_path=bundled_model_path("nanodet"), classes=[0])
+    corrupt = tmp_path / "centernet.onnx"
+    corrupt.write_bytes(bundled_model_path("centernet").read_bytes()[:5000])
+    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        CenterNetDetector(model_path=corrupt, classes=[0])

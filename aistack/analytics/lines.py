@@ -301,7 +301,7 @@ class LineCounter:
         direction = "in" if side > 0 else "out"
         height = float(box[3] - box[1])
         appeared = self._tracks[track_id].first_time
-        best: tuple[float, int] | None = None
+        best: tuple[float, int, float] | None = None
         for other_id, other in self._tracks.items():
             gap = timestamp - other.last_time
             if (
@@ -329,7 +329,7 @@ class LineCounter:
             ):
                 continue
             if best is None or miss < best[0]:
-                best = (miss, other_id)
+                best = (miss, other_id, last_side)
         if best is None:
             return None
         lost = self._tracks[best[1]]
@@ -339,6 +339,13 @@ class LineCounter:
         lost.stitched, lost.side = True, 0
         lost.counted.add(direction)
         state = self._tracks[track_id]
+        # Hidden, the person stepped over the line somewhere between the two sightings:
+        # where the straight path between them meets it, in time as along the path.
+        before = -best[2]
+        after = float(signed_distance(anchor[None, :], self.points)[0]) * side
+        share = before / (before + after) if before + after > 0 else 1.0
+        state.line_side_frame = lost.last_seen + round(share * (frame_index - lost.last_seen))
+        state.line_side_time = lost.last_time + share * (timestamp - lost.last_time)
         return self._count(track_id, state, direction, class_name, frame_index, timestamp)
 
     def _forget(self, frame_index: int) -> None:

@@ -227,6 +227,32 @@ def test_a_crossing_hidden_in_a_gap_between_two_tracks_counts_once(
     assert _count(frames, fps) == ["in"]
 
 
+@pytest.mark.parametrize("fps", [10.0, 30.0])
+def test_a_hidden_crossing_is_dated_where_the_path_between_the_sightings_meets_the_line(
+    fps: float,
+) -> None:
+    # Walking at a steady speed, lost 2 bands before the line and found 2 bands past it:
+    # the event says when the feet crossed the line, not when the new track appeared.
+    path = _walk(1, 100.0, 600.0, 0.4 * REACH, fps)
+    lost_at = next(i for i, b in enumerate(path) if b.foot > 300.0 - 2 * BAND)
+    back_at = next(i for i, b in enumerate(path) if b.foot > 300.0 + 2 * BAND)
+    crossed = next(i for i, b in enumerate(path) if b.foot > 300.0)
+    frames: list[list[Box]] = [[b] for b in path[:lost_at]]
+    frames += [[] for _ in range(lost_at, back_at)]
+    frames += [[Box(2, b.x, b.foot)] for b in path[back_at:]]
+    counter = LineCounter("l", LINE, settings=RULES, forget_after=round(3 * fps))
+    events = [
+        event
+        for index, boxes in enumerate(frames)
+        for event in counter.update(_frame(boxes), index, 1000.0 + index / fps)
+    ]
+    (event,) = events
+    assert event.direction == "in" and event.track_id == 2
+    assert back_at - crossed >= 2  # dated when it appeared, it would be off by more than 1
+    assert abs(event.frame_index - crossed) <= 1
+    assert event.timestamp == pytest.approx(1000.0 + event.frame_index / fps, abs=1 / fps)
+
+
 @given(fps=fps_values, speed=st.floats(min_value=0.3, max_value=0.9))
 @settings(max_examples=30, deadline=None)
 def test_without_the_rule_the_hidden_crossing_is_missed(fps: float, speed: float) -> None:

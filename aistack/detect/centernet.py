@@ -83,6 +83,8 @@ class CenterNetDetector:
         self._input_name, self._heat, self._sides = _spec(
             self._session, self.model_path, len(self._channels)
         )
+        # Where each chosen class's map is among the heat map's channels.
+        self._planes = np.searchsorted(self._channels, self._classes)
         self._kernel = np.ones((3, 3), np.uint8)
 
     def _keep_chosen(self, model: Any) -> Any:
@@ -133,8 +135,7 @@ class CenterNetDetector:
 
     def _decode(self, heat: FloatArray, sides: FloatArray, width: int, height: int) -> Detections:
         rows, cols, planes = [], [], []
-        for class_id in self._classes:
-            index = int(np.searchsorted(self._channels, class_id))
+        for index in self._planes.tolist():
             plane = np.ascontiguousarray(heat[:, :, index])
             # A peak equals the 3x3 maximum around it (grey dilation is that maximum).
             peaks = (plane >= self.confidence) & (plane == cv2.dilate(plane, self._kernel))

@@ -19,8 +19,8 @@ _EXPORTS: dict[str, str] = {
     "SinkError": "aistack.errors",
     "AppConfig": "aistack.config",
     "CameraConfig": "aistack.config",
-    "load_config": "aistack.config_file",
-    "parse_config": "aistack.config_file",
+    "load_config": "aistack.config",
+    "parse_config": "aistack.config",
     "Frame": "aistack.types",
     "Detections": "aistack.types",
     "Event": "aistack.types",
@@ -83,8 +83,7 @@ __all__ = [
 if TYPE_CHECKING:
     from aistack.analytics.lines import LineCounter
     from aistack.analytics.zones import ZoneCounter
-    from aistack.config import AppConfig, CameraConfig
-    from aistack.config_file import load_config, parse_config
+    from aistack.config import AppConfig, CameraConfig, load_config, parse_config
     from aistack.detect import load_detector
     from aistack.errors import AistackError, ConfigError, ModelError, SinkError, SourceError
     from aistack.evaluation.evaluate import evaluate

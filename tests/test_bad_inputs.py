@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aistack.config_file import parse_config
+from aistack.config import parse_config
 from aistack.errors import SourceError
 from tests.servers import free_port, require_service
 

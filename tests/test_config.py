@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from aistack.classes import resolve_classes
-from aistack.config import AppConfig, source_kind
-from aistack.config_file import load_config, parse_config
+from aistack.config import AppConfig, load_config, parse_config, source_kind
 from aistack.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from aistack.cli.args import config_from_options
-from aistack.config import DEFAULT_PRESET, PRESETS, AppConfig
-from aistack.config_file import load_config
+from aistack.config import DEFAULT_PRESET, PRESETS, AppConfig, load_config
 from aistack.errors import ConfigError
 
 CAMERA = {"source": {"uri": "clip.mp4"}}

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aistack.analytics.camera import FrameResult
-from aistack.config import AppConfig
-from aistack.config_file import field_line, load_config
+from aistack.config import AppConfig, field_line, load_config
 from aistack.errors import AistackError, ConfigError, field_name
 from aistack.live.push import RtspPublisher
 from aistack.live.view import LiveView

@@ -19,8 +19,15 @@ import pandas as pd
 import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from aistack.config import PRESETS, AppConfig, DetectorConfig, TrackerConfig, tracker_for
-from aistack.config_file import format_validation_error, load_config
+from aistack.config import (
+    PRESETS,
+    AppConfig,
+    DetectorConfig,
+    TrackerConfig,
+    format_validation_error,
+    load_config,
+    tracker_for,
+)
 from aistack.errors import ConfigError
 from aistack.pipeline.wiring import Pipeline, RunSummary
 from aistack.redact import redact_url

@@ -14,8 +14,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from aistack.config import AppConfig, DetectorConfig, source_kind
-from aistack.config_file import format_validation_error, load_config
+from aistack.config import (
+    AppConfig,
+    DetectorConfig,
+    format_validation_error,
+    load_config,
+    source_kind,
+)
 from aistack.errors import ConfigError
 from aistack.workbench.tuning import TunedLine, TunedZone
 

@@ -157,7 +157,7 @@ def _age_grows_during_a_long_outage(
 
 
 def test_two_camera_example_config_is_valid() -> None:
-    from aistack.config_file import load_config
+    from aistack.config import load_config
 
     config = load_config(Path(__file__).parents[2] / "experiments" / "two_cameras.yaml")
     assert [c.name for c in config.cameras] == ["door", "street"]

@@ -157,7 +157,7 @@ def _saved_line(path: Path) -> list[float]:
 def test_drag_a_line_end_in_jupyterlab_and_save(lab: Lab) -> None:
     from playwright.sync_api import sync_playwright
 
-    from aistack.config_file import load_config
+    from aistack.config import load_config
 
     output = lab.root / OUTPUT
     ARTIFACTS.mkdir(exist_ok=True)

@@ -17,8 +17,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pytest
 
-from aistack.config import AppConfig
-from aistack.config_file import load_config
+from aistack.config import AppConfig, load_config
 from aistack.data import DEMO_CLIP
 from aistack.errors import ConfigError, SourceError
 from aistack.live.draw import IN_COLOUR, LINE_COLOUR

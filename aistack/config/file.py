@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from aistack.config import AppConfig
+from aistack.config.app import AppConfig
 from aistack.errors import ConfigError
 
 Location = tuple[str | int, ...]

@@ -7,11 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 

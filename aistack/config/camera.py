@@ -6,12 +6,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from aistack.classes import resolve_classes
 from aistack.config.base import Strict, check_stream_url, source_kind
